@@ -1,0 +1,50 @@
+# Two commands: `make run` and `make test`. Everything else is made on the way when missing.
+SHELL := /bin/bash
+.DEFAULT_GOAL := run
+
+VENV      := .venv
+RASA_VENV := .venv-rasa
+STAMP     := $(VENV)/.installed
+RASA_STAMP := $(RASA_VENV)/.installed
+
+# Python 3.11 for the app; Python 3.10 for Rasa 3.6 (RASA_PYTHON overrides the search).
+find_python = $(firstword $(foreach c,$(1),$(shell $(c) -c 'import sys; print(sys.executable)' 2>/dev/null)))
+PYTHON311 ?= $(call find_python,python3.11 $(wildcard $(HOME)/.pyenv/versions/3.11*/bin/python3.11) /usr/bin/python3.11)
+RASA_PYTHON ?= $(call find_python,python3.10 $(wildcard $(HOME)/.pyenv/versions/3.10*/bin/python3.10) /usr/bin/python3.10)
+
+.PHONY: run test bench setup venvs clean-state help
+
+help:
+	@echo "make run   - set up what is missing, then start the whole system (Ctrl-C stops it)"
+	@echo "make test  - set up what is missing, then run the whole test suite"
+	@echo "make bench - benchmarks (ratios against a baseline run side by side)"
+
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+	@test -n "$(PYTHON311)" || { echo "Python 3.11 not found: install python3.11 (or set PYTHON311=/path/to/python3.11)"; exit 1; }
+	@test -x $(VENV)/bin/python || $(PYTHON311) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV)/bin/python -m pip install --quiet -r requirements.txt -r requirements-dev.txt
+	$(VENV)/bin/python -m pip install --quiet --no-deps -e .
+	@touch $@
+
+$(RASA_STAMP): requirements-rasa.txt
+	@test -n "$(RASA_PYTHON)" || { echo "Rasa 3.6 needs Python 3.10, which was not found. Install it (e.g. 'pyenv install 3.10' or the python3.10 package) or set RASA_PYTHON=/path/to/python3.10"; exit 1; }
+	@test -x $(RASA_VENV)/bin/python || $(RASA_PYTHON) -m venv $(RASA_VENV)
+	$(RASA_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(RASA_VENV)/bin/python -m pip install --quiet -r requirements-rasa.txt
+	@touch $@
+
+venvs: $(STAMP) $(RASA_STAMP)
+
+# .env with fresh secrets, database schema, knowledge index, Rasa model (each only if needed).
+setup: venvs
+	$(VENV)/bin/dasi init
+
+run: setup
+	$(VENV)/bin/dasi up
+
+test: setup
+	$(VENV)/bin/python -m pytest -ra $(PYTEST_ARGS)
+
+bench: setup
+	$(VENV)/bin/python -m bench

@@ -1,0 +1,1 @@
+"""rasa_sdk actions. Thin: each calls into knowledge/ or casebook/."""

@@ -1,0 +1,112 @@
+"""Actions for safety, handoff, youth and data requests. Texts come from knowledge/."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import services
+from assistant.settings import get_settings
+from casebook import conversations as conv_service
+from casebook.db import sessionmaker
+from casebook.hours import Hours, korean_when
+from knowledge import emergency
+
+Events = list[dict[str, Any]]
+
+
+def _send(dispatcher: CollectingDispatcher, replies: list[dict]) -> None:
+    for r in replies:
+        dispatcher.utter_message(text=r.get("text"), buttons=r.get("buttons") or [])
+
+
+class ActionWelcome(Action):
+    def name(self) -> str:
+        return "action_welcome"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> Events:
+        s = get_settings()
+        dispatcher.utter_message(
+            text=(f"안녕하세요, {s.centre_name} 상담 챗봇이에요. 성매매·성착취 피해와 관련해 무엇이든 물어보세요. "
+                  "이름을 밝히지 않아도 괜찮아요.\n"
+                  f"위험하면 바로 112, 센터 전화는 {s.centre_phone}이에요. 사람과 이야기하고 싶으면 '상담원 연결'을 눌러 주세요.\n"
+                  f"개인정보 안내: {s.privacy_url}"),
+            buttons=[emergency.COUNSELLOR_BUTTON])
+        return []
+
+
+class ActionEmergency(Action):
+    def name(self) -> str:
+        return "action_emergency"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> Events:
+        _send(dispatcher, emergency.screen_replies(["danger"]))
+        await services.update_conversation(tracker.sender_id, risk="critical", handoff="emergency_danger")
+        return []
+
+
+class ActionSelfHarm(Action):
+    def name(self) -> str:
+        return "action_self_harm"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> Events:
+        _send(dispatcher, emergency.screen_replies(["self_harm"]))
+        await services.update_conversation(tracker.sender_id, risk="critical", handoff="self_harm")
+        return []
+
+
+async def handoff_message(public_id: str, now: datetime | None = None) -> str:
+    """What the person is told after asking for a counsellor: the queue, or when the centre opens."""
+    now = now or datetime.now(timezone.utc)
+    hours = Hours(get_settings().centre_hours)
+    if not hours.is_open(now):
+        return (f"상담원 연결을 요청했어요. 지금은 상담 시간이 아니라서 {korean_when(hours.next_opening(now), now)}부터 "
+                "상담원이 이어서 답할게요.\n그 사이 급하면 여성긴급전화 1366(24시간), 위험하면 112에 연락하세요.")
+    ahead = None
+    async with sessionmaker()() as s:
+        conv = await conv_service.get_conversation(s, public_id)
+        if conv is not None:
+            ahead = await conv_service.queue_position(s, conv)
+    queue = f" 지금 앞에 {ahead}명이 기다리고 있어요." if ahead else " 곧 상담원이 답할게요."
+    return "상담원 연결을 요청했어요." + queue + "\n기다리는 동안 위험해지면 바로 112에 연락하세요."
+
+
+class ActionRequestCounsellor(Action):
+    def name(self) -> str:
+        return "action_request_counsellor"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> Events:
+        await services.update_conversation(tracker.sender_id, handoff="requested")
+        try:
+            text = await handoff_message(tracker.sender_id)
+        except Exception:  # the queue position is a courtesy; the handoff itself is already stored
+            text = "상담원 연결을 요청했어요. 곧 상담원이 답할게요."
+        dispatcher.utter_message(text=text)
+        return []
+
+
+class ActionYouth(Action):
+    def name(self) -> str:
+        return "action_youth"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> Events:
+        await services.update_conversation(tracker.sender_id, youth=True)
+        dispatcher.utter_message(
+            text=("알려 줘서 고마워요. 19세 미만이면 법에서 피해아동·청소년으로 보고, 처벌하지 않아요.\n"
+                  "청소년상담 1388(24시간, 문자 #1388도 돼요)에서도 도와줘요. 위험하면 바로 112에 연락하세요."),
+            buttons=[emergency.COUNSELLOR_BUTTON])
+        return []
+
+
+class ActionDeleteMyData(Action):
+    def name(self) -> str:
+        return "action_delete_my_data"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> Events:
+        await services.update_conversation(tracker.sender_id, event="deletion_requested")
+        dispatcher.utter_message(
+            text=("삭제 요청을 담당자에게 전달했어요. 이 대화 내용은 암호화해서 보관하고, 담당자가 확인한 뒤 "
+                  "삭제해요. 법에 따라 남겨야 하는 기록이 있으면 상담원이 무엇이 남는지 설명해 드릴게요."))
+        return []

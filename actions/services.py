@@ -1,0 +1,45 @@
+"""What the actions share: the knowledge index, loaded once, and conversation updates."""
+from __future__ import annotations
+
+import logging
+from functools import lru_cache
+from typing import Optional
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from assistant.settings import get_settings
+from casebook import conversations as conv_service
+from casebook.db import sessionmaker
+from knowledge.index import KnowledgeIndex
+
+log = logging.getLogger("dasi.actions")
+
+
+@lru_cache(maxsize=1)
+def knowledge() -> KnowledgeIndex:
+    return KnowledgeIndex(get_settings())
+
+
+async def update_conversation(public_id: str, *, risk: Optional[str] = None, handoff: Optional[str] = None,
+                              youth: bool = False, event: Optional[str] = None) -> Optional[str]:
+    """Apply what an action decided to the conversation; returns its state, or None if unknown.
+
+    A database failure is logged (without text) and does not stop the reply: the person still
+    gets their answer."""
+    try:
+        async with sessionmaker()() as s, s.begin():
+            conv = await conv_service.get_conversation(s, public_id)
+            if conv is None:
+                return None
+            if risk:
+                await conv_service.raise_risk(s, conv, risk, "bot")
+            if youth:
+                await conv_service.flag_youth(s, conv, "bot")
+            if handoff:
+                await conv_service.request_handoff(s, conv, "bot", reason=handoff)
+            if event:
+                conv_service.add_event(s, conv, event, "bot")
+            return conv.state
+    except SQLAlchemyError as exc:
+        log.error("conversation update failed: %s", type(exc).__name__)
+        return None

@@ -1,0 +1,132 @@
+"""The `dasi` command."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from assistant.settings import ROOT, get_settings
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    """Everything `make run` needs, each step only when it is missing or stale."""
+    from assistant.envfile import ensure_env
+
+    added = ensure_env(ROOT / ".env.example", ROOT / ".env")
+    if added:
+        print(f".env: added {', '.join(added)}")
+    get_settings.cache_clear()
+    cmd_db_upgrade(args)
+    cmd_kb_reindex(argparse.Namespace(force=False, quiet=True))
+    if not args.skip_train:
+        from assistant.training import train
+
+        train()
+    return 0
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from casebook.migrate import upgrade
+
+    upgrade()
+    print("database schema is current")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from assistant.training import train
+
+    train(force=args.force)
+    return 0
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from assistant.supervisor import up
+
+    return up(get_settings())
+
+
+def cmd_gateway(args: argparse.Namespace) -> int:
+    from connectors.gateway import run
+
+    run()
+    return 0
+
+
+def cmd_kb_reindex(args: argparse.Namespace) -> int:
+    from knowledge import index
+
+    settings = get_settings()
+    if not args.force and index.is_current(settings):
+        print("knowledge index is current")
+        return 0
+
+    def progress(done: int, total: int) -> None:
+        if not getattr(args, "quiet", False):
+            bar = "#" * int(30 * done / total)
+            print(f"\r[{bar:<30}] {done}/{total}", end="", file=sys.stderr, flush=True)
+
+    n = index.build(settings, progress)
+    print(f"\nknowledge index built: {n} documents", file=sys.stderr) if not getattr(args, "quiet", False) else \
+        print(f"knowledge index built: {n} documents")
+    return 0
+
+
+def cmd_kb_search(args: argparse.Namespace) -> int:
+    from knowledge.index import KnowledgeIndex
+
+    hits = KnowledgeIndex(get_settings()).search(args.query, k=args.top)
+    rows = [{"id": h.article.id, "title": h.article.title, "score": round(h.confidence, 4)} for h in hits]
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False))
+    else:
+        for r in rows:
+            print(f"{r['score']:.3f}  {r['id']}  {r['title']}")
+    return 0
+
+
+def cmd_kb_validate(args: argparse.Namespace) -> int:
+    from knowledge.articles import ArticleError, load_articles
+
+    try:
+        articles = load_articles(get_settings().knowledge_dir, include_drafts=True)
+    except ArticleError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"{len(articles)} articles are valid")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="dasi", description="dasi: outreach and counselling assistant")
+    sub = p.add_subparsers(dest="command", required=True)
+    init = sub.add_parser("init", help="create .env, database schema, knowledge index and Rasa model if missing")
+    init.add_argument("--skip-train", action="store_true")
+    init.set_defaults(func=cmd_init)
+    sub.add_parser("up", help="start everything and wait until it is healthy").set_defaults(func=cmd_up)
+    sub.add_parser("gateway", help="run only the gateway").set_defaults(func=cmd_gateway)
+    train = sub.add_parser("train", help="train the Rasa model if its inputs changed")
+    train.add_argument("--force", action="store_true")
+    train.set_defaults(func=cmd_train)
+    db = sub.add_parser("db", help="database").add_subparsers(dest="db_command", required=True)
+    db.add_parser("upgrade", help="apply migrations").set_defaults(func=cmd_db_upgrade)
+    kb = sub.add_parser("kb", help="knowledge base").add_subparsers(dest="kb_command", required=True)
+    reindex = kb.add_parser("reindex", help="rebuild the index")
+    reindex.add_argument("--force", action="store_true", default=True)
+    reindex.set_defaults(func=cmd_kb_reindex)
+    search = kb.add_parser("search", help="search the knowledge base")
+    search.add_argument("query")
+    search.add_argument("--top", type=int, default=3)
+    search.add_argument("--json", action="store_true")
+    search.set_defaults(func=cmd_kb_search)
+    kb.add_parser("validate", help="check every article's front matter").set_defaults(func=cmd_kb_validate)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,90 @@
+"""One settings object for every process: environment first, then `.env`, then defaults."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from dotenv import dotenv_values
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _source() -> dict[str, str]:
+    env_file = Path(os.environ.get("DASI_ENV_FILE", ROOT / ".env"))
+    values = {k: v for k, v in dotenv_values(env_file).items() if v is not None} if env_file.exists() else {}
+    values.update(os.environ)  # the environment always wins
+    return values
+
+
+def _path(value: str) -> Path:
+    p = Path(value)
+    return p if p.is_absolute() else ROOT / p
+
+
+def _sqlite_absolute(url: str) -> str:
+    """Relative SQLite paths are relative to the repo, not to whatever directory a process runs in."""
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
+        return prefix + str(ROOT / url[len(prefix):])
+    return url
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    database_url: str = "sqlite:///var/dasi.db"
+    data_keys: tuple[str, ...] = ()
+    secret_key: str = ""
+    admin_secret: str = ""
+    rasa_url: str = "http://127.0.0.1:5005"
+    actions_url: str = "http://127.0.0.1:5055"
+    rasa_timeout: float = 3.0
+    rasa_tracker_url: str = ""
+    centre_name: str = "시립 다시함께상담센터"
+    centre_phone: str = "02-814-3660"
+    privacy_url: str = "/privacy"
+    knowledge_dir: Path = field(default_factory=lambda: ROOT / "knowledge" / "articles")
+    chroma_dir: Path = field(default_factory=lambda: ROOT / "var" / "chroma")
+    var_dir: Path = field(default_factory=lambda: ROOT / "var")
+    embeddings: str = "hashing"
+    kb_min_confidence: float = 0.3
+    centre_hours: str = "mon-fri 09:00-18:00"
+
+    @property
+    def public_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+
+def load_settings() -> Settings:
+    s = _source()
+    keys = tuple(k.strip() for k in s.get("DASI_DATA_KEY", "").split(",") if k.strip())
+    return Settings(
+        host=s.get("DASI_HOST", "127.0.0.1"),
+        port=int(s.get("DASI_PORT", "8080")),
+        database_url=_sqlite_absolute(s.get("DASI_DATABASE_URL") or "sqlite:///var/dasi.db"),
+        data_keys=keys,
+        secret_key=s.get("DASI_SECRET_KEY", ""),
+        admin_secret=s.get("DASI_ADMIN_SECRET", ""),
+        rasa_url=s.get("DASI_RASA_URL", "http://127.0.0.1:5005").rstrip("/"),
+        actions_url=s.get("DASI_ACTIONS_URL", "http://127.0.0.1:5055").rstrip("/"),
+        rasa_timeout=float(s.get("DASI_RASA_TIMEOUT", "3")),
+        rasa_tracker_url=s.get("DASI_RASA_TRACKER_URL", ""),
+        centre_name=s.get("DASI_CENTRE_NAME", "시립 다시함께상담센터"),
+        centre_phone=s.get("DASI_CENTRE_PHONE", "02-814-3660"),
+        privacy_url=s.get("DASI_PRIVACY_URL", "/privacy"),
+        knowledge_dir=_path(s.get("DASI_KNOWLEDGE_DIR") or "knowledge/articles"),
+        chroma_dir=_path(s.get("DASI_CHROMA_DIR") or "var/chroma"),
+        var_dir=_path(s.get("DASI_VAR_DIR") or "var"),
+        embeddings=s.get("DASI_EMBEDDINGS") or "hashing",
+        centre_hours=s.get("DASI_CENTRE_HOURS") or "mon-fri 09:00-18:00",
+        kb_min_confidence=float(s.get("DASI_KB_MIN_CONFIDENCE") or "0.3"),
+    )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Process-wide settings; tests that change the environment call `get_settings.cache_clear()`."""
+    return load_settings()

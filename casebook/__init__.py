@@ -1,0 +1,1 @@
+"""Conversations, cases and everything stored about people: SQLAlchemy models and services."""

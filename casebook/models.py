@@ -1,0 +1,138 @@
+"""Database models. Anything a person wrote or that identifies them is stored encrypted."""
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime, timezone
+from typing import Any, Optional
+
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+from casebook import crypto
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class UTCDateTime(TypeDecorator):
+    """Timezone-aware UTC datetimes on SQLite and PostgreSQL alike."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: Optional[datetime], dialect) -> Optional[datetime]:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime")
+        return value.astimezone(timezone.utc) if value is not None else None
+
+    def process_result_value(self, value: Optional[datetime], dialect) -> Optional[datetime]:
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return value
+
+
+class EncryptedText(TypeDecorator):
+    """Text encrypted with the data key before it reaches the database."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: Optional[str], dialect) -> Optional[str]:
+        return crypto.encrypt(value) if value is not None else None
+
+    def process_result_value(self, value: Optional[str], dialect) -> Optional[str]:
+        return crypto.decrypt(value) if value is not None else None
+
+
+class EncryptedJSON(TypeDecorator):
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect) -> Optional[str]:
+        import json
+
+        return crypto.encrypt(json.dumps(value, ensure_ascii=False)) if value is not None else None
+
+    def process_result_value(self, value: Optional[str], dialect) -> Any:
+        import json
+
+        return json.loads(crypto.decrypt(value)) if value is not None else None
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class ConversationState(str, enum.Enum):
+    bot = "bot"
+    waiting = "waiting"
+    counsellor = "counsellor"
+    closed = "closed"
+
+
+class Risk(str, enum.Enum):
+    none = "none"
+    elevated = "elevated"
+    high = "high"
+    critical = "critical"
+
+
+class Conversation(Base):
+    __tablename__ = "conversations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # Opaque id shared with Rasa as the sender id; says nothing about the person.
+    public_id: Mapped[str] = mapped_column(String(36), unique=True, default=lambda: str(uuid.uuid4()))
+    channel: Mapped[str] = mapped_column(String(20))
+    # HMAC of channel + platform user id: look-ups without keeping the id in clear.
+    user_key: Mapped[str] = mapped_column(String(64))
+    user_ref: Mapped[str] = mapped_column(EncryptedText)  # the platform user id, to reply to
+    state: Mapped[str] = mapped_column(String(12), default=ConversationState.bot.value)
+    risk: Mapped[str] = mapped_column(String(10), default=Risk.none.value)
+    youth: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    waiting_since: Mapped[Optional[datetime]] = mapped_column(UTCDateTime, nullable=True)
+
+    messages: Mapped[list["Message"]] = relationship(back_populates="conversation", order_by="Message.id")
+
+    # A person may come back after a conversation was closed: a new conversation, same user_key.
+    __table_args__ = (Index("ix_conversation_user", "channel", "user_key"),
+                      Index("ix_conversation_queue", "state", "risk"))
+
+
+class Message(Base):
+    __tablename__ = "messages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"), index=True)
+    direction: Mapped[str] = mapped_column(String(3))  # in | out
+    author: Mapped[str] = mapped_column(String(12))  # user | bot | counsellor | system
+    text: Mapped[Optional[str]] = mapped_column(EncryptedText, nullable=True)
+    buttons: Mapped[Optional[list]] = mapped_column(EncryptedJSON, nullable=True)
+    # The platform's id for an inbound message: retries of the same message are stored once.
+    platform_message_id: Mapped[Optional[str]] = mapped_column(String(200), nullable=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    reply_to_id: Mapped[Optional[int]] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), nullable=True)
+    delivery: Mapped[str] = mapped_column(String(10), default="stored")  # stored | sent | failed
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    conversation: Mapped[Conversation] = relationship(back_populates="messages")
+
+    __table_args__ = (UniqueConstraint("channel", "platform_message_id", name="uq_message_platform_id"),)
+
+
+class ConversationEvent(Base):
+    """Dated, attributed changes: state, risk, safety screen hits, failures. Never message text."""
+
+    __tablename__ = "conversation_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    actor: Mapped[str] = mapped_column(String(60))  # system | bot | safety_screen | user:<login>
+    detail: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,1 @@
+"""The gateway and one connector per channel: verify, parse, route, render, send."""

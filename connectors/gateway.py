@@ -1,0 +1,114 @@
+"""The gateway: the one aiohttp app that talks to the outside world."""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+
+import aiohttp
+from aiohttp import web
+from sqlalchemy import text
+
+from assistant.safety_screen import default_lexicon
+from assistant.settings import Settings, get_settings
+from casebook.db import close_engines, sessionmaker
+from connectors.appkeys import HTTP, ROUTER, SETTINGS
+from connectors.errors import ApiError, json_error
+from connectors.router import Router
+from connectors.web import routes as web_routes
+from knowledge.index import is_current, manifest
+
+log = logging.getLogger("dasi.gateway")
+
+MAX_BODY = 64 * 1024  # webhooks and chat messages are small; anything bigger is refused (413)
+
+
+@web.middleware
+async def api_errors(request: web.Request, handler):
+    """Errors on API and webhook paths are JSON, and an unexpected one is a logged 500 with no detail."""
+    try:
+        return await handler(request)
+    except ApiError as exc:
+        return json_error(exc.status, exc.code, exc.message)
+    except web.HTTPException as exc:
+        if request.path.startswith(("/api/", "/webhooks/")) and exc.status >= 400:
+            return json_error(exc.status, exc.reason.lower().replace(" ", "_"), exc.reason)
+        raise
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return json_error(500, "internal_error", "처리 중 문제가 생겼어요. 위험하면 112에 연락하세요.")
+
+
+async def _check_url(http: aiohttp.ClientSession, url: str, want_model: bool = False) -> str:
+    try:
+        async with asyncio.timeout(2):
+            async with http.get(url) as resp:
+                if resp.status != 200:
+                    return f"HTTP {resp.status}"
+                if want_model:
+                    data = await resp.json(content_type=None)
+                    if not data.get("model_file"):
+                        return "no model loaded"
+                return "ok"
+    except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
+        return f"down ({type(exc).__name__})"
+
+
+async def _check_db() -> str:
+    try:
+        async with asyncio.timeout(2):
+            async with sessionmaker()() as s:
+                await s.execute(text("SELECT 1"))
+        return "ok"
+    except Exception as exc:  # any failure means "not ok"; the reason is the exception's type
+        return f"down ({type(exc).__name__})"
+
+
+def _check_knowledge(settings: Settings) -> str:
+    m = manifest(settings)
+    if not m or not m.get("articles"):
+        return "missing (run `dasi kb reindex`)"
+    return "ok" if is_current(settings) else "stale (articles changed; run `dasi kb reindex`)"
+
+
+async def healthz(request: web.Request) -> web.Response:
+    settings, http = request.app[SETTINGS], request.app[HTTP]
+    rasa, actions, db = await asyncio.gather(
+        _check_url(http, f"{settings.rasa_url}/status", want_model=True),
+        _check_url(http, f"{settings.actions_url}/health"),
+        _check_db())
+    knowledge = await asyncio.get_running_loop().run_in_executor(None, _check_knowledge, settings)
+    components = {"rasa": rasa, "actions": actions, "db": db, "knowledge": knowledge}
+    failing = [k for k, v in components.items() if v != "ok"]
+    body = {"status": "ok" if not failing else "degraded", "components": components}
+    if failing:
+        body["failing"] = failing
+    return web.json_response(body, status=200 if not failing else 503,
+                             dumps=lambda o: json.dumps(o, ensure_ascii=False))
+
+
+async def _startup(app: web.Application) -> None:
+    app[HTTP] = aiohttp.ClientSession()
+    app[ROUTER] = Router(app[SETTINGS], sessionmaker(app[SETTINGS].database_url), app[HTTP], default_lexicon())
+
+
+async def _cleanup(app: web.Application) -> None:
+    await app[HTTP].close()
+    await close_engines()
+
+
+def create_app(settings: Settings | None = None) -> web.Application:
+    app = web.Application(middlewares=[api_errors], client_max_size=MAX_BODY)
+    app[SETTINGS] = settings or get_settings()
+    app.on_startup.append(_startup)
+    app.on_cleanup.append(_cleanup)
+    app.router.add_get("/healthz", healthz)
+    web_routes.setup(app)
+    return app
+
+
+def run(settings: Settings | None = None) -> None:
+    settings = settings or get_settings()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)  # access logs carry session ids
+    web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None)

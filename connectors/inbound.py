@@ -1,0 +1,25 @@
+"""The one shape every channel's inbound message is parsed into."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Optional
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    channel: str  # web | kakao | instagram | messenger | x
+    user_id: str  # the platform's id for the person (web: the chat session)
+    text: Optional[str]
+    platform_message_id: Optional[str] = None
+    attachments: tuple[dict, ...] = ()
+    received_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+
+
+@dataclass
+class Outcome:
+    replies: list[dict]
+    state: str
+    risk: str
+    message_id: Optional[int] = None
+    stored: bool = True

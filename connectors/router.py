@@ -1,0 +1,117 @@
+"""Decides who answers an inbound message, after storing it and screening it for danger.
+
+Order matters: screen (depends on nothing) → store → answer (bot or nobody while a counsellor
+holds the conversation) → store the replies. A failure anywhere after the screen still ends with
+the emergency numbers in the reply: never silence.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import re
+
+import aiohttp
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from assistant.safety_screen import Lexicon, ScreenResult, risk_max
+from assistant.settings import Settings
+from casebook import conversations as conv_service
+from casebook.crypto import MissingKeyError
+from casebook.models import Conversation, ConversationState, Message
+from connectors.inbound import InboundMessage, Outcome
+from connectors.rasa_client import RasaUnavailable, ask_rasa
+from knowledge import emergency
+
+log = logging.getLogger("dasi.router")
+
+# Button payloads the bot itself offers may reach Rasa as "/intent{...}"; anything else a user
+# types that starts with "/" is plain text, so nobody can trigger intents by hand.
+ALLOWED_PAYLOAD = re.compile(r'^/(request_counsellor|affirm|deny|greet|ask_kb)(\{[^{}]{0,200}\})?$')
+BOT_STATES = {ConversationState.bot.value, ConversationState.waiting.value}
+
+
+def rasa_text(text: str) -> str:
+    text = text.strip()
+    if text.startswith("/"):
+        m = ALLOWED_PAYLOAD.match(text)
+        if m and (m.group(2) is None or _valid_json(m.group(2))):
+            return text
+        return text.lstrip("/").strip() or "?"
+    return text
+
+
+def _valid_json(s: str) -> bool:
+    try:
+        return isinstance(json.loads(s), dict)
+    except ValueError:
+        return False
+
+
+class Router:
+    def __init__(self, settings: Settings, sessions: async_sessionmaker, http: aiohttp.ClientSession,
+                 lexicon: Lexicon) -> None:
+        self.settings = settings
+        self.sessions = sessions
+        self.http = http
+        self.lexicon = lexicon
+
+    async def handle(self, msg: InboundMessage) -> Outcome:
+        text = (msg.text or "").strip()
+        screened = self.lexicon.screen(text) if text else ScreenResult()
+        if screened.alarmed:
+            # Categories only: the message text never goes to the log.
+            log.warning("safety screen: %s (%s)", ",".join(screened.categories), msg.channel)
+        try:
+            return await self._handle(msg, text, screened)
+        except (SQLAlchemyError, OSError, MissingKeyError) as exc:
+            log.error("storage failed for a %s message: %s", msg.channel, type(exc).__name__)
+            replies = emergency.screen_replies(screened.categories) or [{"text": emergency.fallback_text()}]
+            return Outcome(replies=replies, state=ConversationState.bot.value, risk=screened.risk, stored=False)
+
+    async def _handle(self, msg: InboundMessage, text: str, screened: ScreenResult) -> Outcome:
+        # 1. Store before answering; a retried platform message is answered from what was stored.
+        async with self.sessions() as s, s.begin():
+            conv = await conv_service.get_or_create_conversation(s, msg.channel, msg.user_id)
+            stored, created = await conv_service.store_inbound(s, conv, msg.text, msg.platform_message_id)
+            if not created:
+                previous = await conv_service.replies_to(s, stored)
+                replies = [{"text": m.text or "", **({"buttons": m.buttons} if m.buttons else {})} for m in previous]
+                return Outcome(replies=replies or [{"text": "메시지를 받았어요. 잠시만 기다려 주세요."}],
+                               state=conv.state, risk=conv.risk, message_id=stored.id)
+            if screened.alarmed:
+                await conv_service.raise_risk(s, conv, screened.risk, "safety_screen",
+                                              categories=screened.categories)
+                await conv_service.request_handoff(s, conv, "safety_screen", reason="safety_screen")
+            conv_id, public_id, state, risk = conv.id, conv.public_id, conv.state, conv.risk
+            inbound_id = stored.id
+
+        # 2. Answer. The screen's reply needs nothing else; the bot answers only while it holds
+        #    the conversation; attachments get a short text (they are kept for the counsellor).
+        replies: list[dict] = []
+        failed_component = None
+        if screened.alarmed:
+            replies = emergency.screen_replies(screened.categories)
+        elif state in BOT_STATES and text:
+            try:
+                replies = await ask_rasa(self.http, self.settings.rasa_url, public_id, rasa_text(text),
+                                         {"channel": msg.channel, "risk": risk, "state": state},
+                                         self.settings.rasa_timeout)
+            except RasaUnavailable as exc:
+                failed_component = "rasa"
+                log.error("assistant unavailable for conversation %s: %s", public_id, exc)
+                replies = [{"text": emergency.fallback_text()},
+                           {"text": emergency.handoff_note(), "buttons": [emergency.COUNSELLOR_BUTTON]}]
+        elif state in BOT_STATES and msg.attachments:
+            replies = [{"text": "보내 주신 파일은 상담원이 확인할 수 있게 저장했어요. 글로도 상황을 알려 주시면 도와드릴게요."}]
+
+        # 3. Store the replies and read back the state (an action may have changed it).
+        async with self.sessions() as s, s.begin():
+            conv = await s.get(Conversation, conv_id, populate_existing=True)
+            inbound = await s.get(Message, inbound_id)
+            if failed_component:
+                await conv_service.record_failure(s, conv, failed_component, "unavailable")
+                await conv_service.request_handoff(s, conv, "system", reason=f"{failed_component}_unavailable")
+            await conv_service.store_replies(s, conv, replies, inbound)
+            state, risk = conv.state, risk_max(conv.risk, screened.risk)
+        return Outcome(replies=replies, state=state, risk=risk, message_id=inbound_id)

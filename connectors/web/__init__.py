@@ -1,0 +1,1 @@
+"""The web chat: the page at / and its JSON API."""

@@ -1,0 +1,86 @@
+// Web chat: no framework, no build step. The session id lives in sessionStorage only, so closing
+// the tab (or the quick-exit button) leaves nothing behind on a shared phone.
+(function () {
+  "use strict";
+  var NEUTRAL = "https://search.naver.com/search.naver?query=%EC%98%A4%EB%8A%98+%EB%82%A0%EC%94%A8";
+  var log = document.getElementById("log");
+  var form = document.getElementById("form");
+  var input = document.getElementById("text");
+  var lastId = 0;
+  var seq = 0;
+
+  function newId() {
+    if (window.crypto && crypto.randomUUID) return crypto.randomUUID().replace(/-/g, "");
+    return (Date.now().toString(36) + Math.random().toString(36).slice(2)).slice(0, 32);
+  }
+  var session = sessionStorage.getItem("dasi-session");
+  if (!session) { session = newId(); sessionStorage.setItem("dasi-session", session); }
+
+  function quickExit() {
+    try { sessionStorage.clear(); } catch (e) {}
+    log.innerHTML = "";
+    // replace(): the chat is not left in the back-button history.
+    window.location.replace(NEUTRAL);
+  }
+  document.getElementById("exit").addEventListener("click", quickExit);
+  document.addEventListener("keydown", function (e) { if (e.key === "Escape") quickExit(); });
+
+  function show(author, text, buttons) {
+    var div = document.createElement("div");
+    div.className = "msg " + author;
+    if (author === "counsellor") {
+      var who = document.createElement("span"); who.className = "who"; who.textContent = "상담원";
+      div.appendChild(who);
+    }
+    div.appendChild(document.createTextNode(text || ""));
+    log.appendChild(div);
+    if (buttons && buttons.length) {
+      var row = document.createElement("div"); row.className = "buttons";
+      buttons.forEach(function (b) {
+        var btn = document.createElement("button"); btn.type = "button"; btn.textContent = b.title;
+        btn.addEventListener("click", function () { send(b.payload, b.title); });
+        row.appendChild(btn);
+      });
+      log.appendChild(row);
+    }
+    log.scrollTop = log.scrollHeight;
+  }
+
+  function send(text, shown) {
+    if (shown !== null) show("user", shown || text);
+    seq += 1;
+    return fetch("/api/webchat/messages", {
+      method: "POST", headers: {"Content-Type": "application/json"},
+      body: JSON.stringify({session: session, text: text, id: session.slice(0, 12) + "-" + Date.now() + "-" + seq})
+    }).then(function (r) { return r.json(); }).then(function (data) {
+      (data.replies || []).forEach(function (r) { show("bot", r.text, r.buttons); });
+      if (!data.replies) show("system", data.message || "오류가 생겼어요. 위험하면 112에 연락하세요.");
+    }).catch(function () {
+      show("system", "연결이 끊겼어요. 위험하면 바로 112, 힘들면 109에 전화하세요. 센터: 02-814-3660");
+    });
+  }
+
+  // Counsellor replies arrive by polling (the console issue adds a websocket).
+  function poll() {
+    fetch("/api/webchat/messages?session=" + encodeURIComponent(session) + "&after=" + lastId)
+      .then(function (r) { return r.json(); })
+      .then(function (data) {
+        (data.messages || []).forEach(function (m) {
+          lastId = Math.max(lastId, m.id);
+          if (m.author !== "bot") show(m.author, m.text, m.buttons);
+        });
+      }).catch(function () {}).then(function () { setTimeout(poll, 4000); });
+  }
+
+  form.addEventListener("submit", function (e) {
+    e.preventDefault();
+    var text = input.value.trim();
+    if (!text) return;
+    input.value = "";
+    send(text);
+  });
+  input.addEventListener("keydown", function (e) {
+    if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); form.requestSubmit(); }
+  });
+  send("/greet", null).then(poll);  // the welcome, without a bubble the person did not type
+})();

@@ -1,0 +1,153 @@
+"""The knowledge index: BM25 over Korean morphemes plus a Chroma vector index, fused.
+
+Both article bodies and each of their `questions` are indexed as separate documents; results are
+fused with reciprocal rank fusion and folded back to articles. The index is rebuilt only when the
+articles or the embedding choice change (a fingerprint in the manifest).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")  # Chroma: no telemetry, ever
+
+import bm25s
+import chromadb
+from chromadb.config import Settings as ChromaSettings
+from langchain_chroma import Chroma
+
+from assistant.settings import Settings
+from knowledge.articles import Article, load_articles
+from knowledge.embeddings import make_embeddings
+from knowledge.korean import morphemes
+
+COLLECTION = "articles"
+RRF_K = 60
+
+
+@dataclass(frozen=True)
+class Doc:
+    article_id: str
+    kind: str  # body | question | title
+    text: str
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    article: Article
+    score: float  # fused rank score, for ordering
+    confidence: float  # best cosine similarity of the query to one of the article's documents
+
+
+def index_dir(settings: Settings) -> Path:
+    return settings.var_dir / "knowledge"
+
+
+def fingerprint(settings: Settings) -> str:
+    h = hashlib.sha256(settings.embeddings.encode())
+    for p in sorted(settings.knowledge_dir.glob("*.md")):
+        h.update(p.name.encode())
+        h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+def documents(articles: list[Article]) -> list[Doc]:
+    docs = []
+    for a in articles:
+        docs.append(Doc(a.id, "body", f"{a.title}\n{a.body}"))
+        docs.append(Doc(a.id, "title", a.title))
+        docs.extend(Doc(a.id, "question", q) for q in a.questions)
+    return docs
+
+
+def chroma_client(settings: Settings) -> chromadb.ClientAPI:
+    return chromadb.PersistentClient(path=str(settings.chroma_dir),
+                                     settings=ChromaSettings(anonymized_telemetry=False, allow_reset=True))
+
+
+def build(settings: Settings, progress=None) -> int:
+    """Rebuild the whole index; returns the number of documents indexed."""
+    articles = load_articles(settings.knowledge_dir)
+    docs = documents(articles)
+    out = index_dir(settings)
+    tmp = out.with_name(out.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    retriever = bm25s.BM25()
+    retriever.index([morphemes(d.text) or ["_"] for d in docs], show_progress=False)
+    retriever.save(str(tmp / "bm25"))
+    (tmp / "docs.json").write_text(json.dumps([d.__dict__ for d in docs], ensure_ascii=False), encoding="utf-8")
+
+    client = chroma_client(settings)
+    try:
+        client.delete_collection(COLLECTION)
+    except Exception:  # chromadb raises different errors across versions when it does not exist
+        pass
+    store = Chroma(client=client, collection_name=COLLECTION, embedding_function=make_embeddings(settings.embeddings),
+                   collection_metadata={"hnsw:space": "cosine"})
+    batch = 256
+    for start in range(0, len(docs), batch):
+        chunk = docs[start:start + batch]
+        store.add_texts([d.text for d in chunk], metadatas=[{"article_id": d.article_id, "kind": d.kind} for d in chunk],
+                        ids=[f"{d.article_id}:{start + i}" for i, d in enumerate(chunk)])
+        if progress:
+            progress(min(start + batch, len(docs)), len(docs))
+    (tmp / "manifest.json").write_text(json.dumps(
+        {"fingerprint": fingerprint(settings), "articles": len(articles), "documents": len(docs)}), encoding="utf-8")
+    shutil.rmtree(out, ignore_errors=True)
+    tmp.rename(out)
+    return len(docs)
+
+
+def manifest(settings: Settings) -> dict | None:
+    try:
+        return json.loads((index_dir(settings) / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def is_current(settings: Settings) -> bool:
+    m = manifest(settings)
+    return bool(m) and m.get("fingerprint") == fingerprint(settings)
+
+
+class KnowledgeIndex:
+    """Loaded once per process (the action server); `search` is cheap."""
+
+    def __init__(self, settings: Settings) -> None:
+        if manifest(settings) is None:
+            raise FileNotFoundError("the knowledge index is missing: run `dasi kb reindex`")
+        d = index_dir(settings)
+        self.articles = {a.id: a for a in load_articles(settings.knowledge_dir)}
+        self.docs = [Doc(**x) for x in json.loads((d / "docs.json").read_text(encoding="utf-8"))]
+        self.bm25 = bm25s.BM25.load(str(d / "bm25"))
+        self.embeddings = make_embeddings(settings.embeddings)
+        self.collection = chroma_client(settings).get_collection(COLLECTION)
+
+    def search(self, query: str, k: int = 3, pool: int = 30) -> list[SearchHit]:
+        tokens = morphemes(query)
+        fused: dict[str, float] = {}
+        if tokens:
+            n = min(pool, len(self.docs))
+            ids, scores = self.bm25.retrieve([tokens], k=n, show_progress=False)
+            for rank, (i, sc) in enumerate(zip(ids[0], scores[0])):
+                if sc > 0:
+                    aid = self.docs[int(i)].article_id
+                    fused[aid] = max(fused.get(aid, 0.0), 1.0 / (RRF_K + rank))
+        res = self.collection.query(query_embeddings=[self.embeddings.embed_query(query)],
+                                    n_results=min(pool, len(self.docs)), include=["metadatas", "distances"])
+        confidence: dict[str, float] = {}
+        vec_scores: dict[str, float] = {}
+        for rank, (meta, dist) in enumerate(zip(res["metadatas"][0], res["distances"][0])):
+            aid = meta["article_id"]
+            confidence[aid] = max(confidence.get(aid, 0.0), 1.0 - float(dist))
+            vec_scores[aid] = max(vec_scores.get(aid, 0.0), 1.0 / (RRF_K + rank))
+        for aid, sc in vec_scores.items():
+            fused[aid] = fused.get(aid, 0.0) + sc
+        ranked = sorted(fused.items(), key=lambda kv: kv[1], reverse=True)[:k]
+        return [SearchHit(self.articles[aid], sc, confidence.get(aid, 0.0))
+                for aid, sc in ranked if aid in self.articles]
