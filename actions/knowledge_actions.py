@@ -14,6 +14,19 @@ from knowledge.answers import article_reply, unknown_reply
 log = logging.getLogger("dasi.actions")
 
 
+def warm_up() -> None:
+    """Load the index and run one search when the action server starts, not on a person's first
+    question (loading takes seconds; the gateway waits only 3). A missing index is logged loudly
+    and the health page reports it."""
+    try:
+        services.knowledge().warm_up()
+    except Exception as exc:  # the server still starts: safety and handoff actions do not need the index
+        log.error("knowledge index not loaded: %s", exc)
+
+
+warm_up()
+
+
 class ActionAnswerFromKnowledge(Action):
     def name(self) -> str:
         return "action_answer_from_knowledge"

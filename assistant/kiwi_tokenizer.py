@@ -47,7 +47,7 @@ class KiwiTokenizer(Tokenizer):
         from kiwipiepy import Kiwi
 
         self.kiwi = Kiwi()
-        self.kiwi.space_tolerance = int(self._config["space_tolerance"])
+        self.kiwi.global_config.space_tolerance = int(self._config["space_tolerance"])
         self.lemma_with_da = bool(self._config["lemma_with_da"])
 
     @classmethod

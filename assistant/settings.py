@@ -48,6 +48,7 @@ class Settings:
     privacy_url: str = "/privacy"
     knowledge_dir: Path = field(default_factory=lambda: ROOT / "knowledge" / "articles")
     chroma_dir: Path = field(default_factory=lambda: ROOT / "var" / "chroma")
+    index_dir: Path = field(default_factory=lambda: ROOT / "var" / "knowledge")
     var_dir: Path = field(default_factory=lambda: ROOT / "var")
     embeddings: str = "hashing"
     kb_min_confidence: float = 0.3
@@ -77,6 +78,7 @@ def load_settings() -> Settings:
         privacy_url=s.get("DASI_PRIVACY_URL", "/privacy"),
         knowledge_dir=_path(s.get("DASI_KNOWLEDGE_DIR") or "knowledge/articles"),
         chroma_dir=_path(s.get("DASI_CHROMA_DIR") or "var/chroma"),
+        index_dir=_path(s.get("DASI_INDEX_DIR") or "var/knowledge"),
         var_dir=_path(s.get("DASI_VAR_DIR") or "var"),
         embeddings=s.get("DASI_EMBEDDINGS") or "hashing",
         centre_hours=s.get("DASI_CENTRE_HOURS") or "mon-fri 09:00-18:00",

@@ -3,6 +3,7 @@ healthy, keep them running, and stop them all on Ctrl-C or SIGTERM."""
 from __future__ import annotations
 
 import ctypes
+import json
 import os
 import signal
 import subprocess
@@ -95,9 +96,23 @@ def _http_ok(url: str, check: Callable[[bytes], bool] = lambda body: True) -> bo
 
 
 def _model_loaded(body: bytes) -> bool:
-    import json
-
     return bool(json.loads(body).get("model_file"))
+
+
+def _rasa_ready(rasa_url: str) -> bool:
+    """Loaded, and warmed up: TensorFlow's first prediction is slow, and nobody should wait for it."""
+    if not _http_ok(f"{rasa_url}/status", _model_loaded):
+        return False
+    for text in ("안녕하세요", "선불금 갚아야 하나요?", "상담원 연결해 주세요"):
+        req = urllib.request.Request(f"{rasa_url}/model/parse", data=json.dumps({"text": text}).encode(),
+                                     headers={"Content-Type": "application/json"}, method="POST")
+        try:
+            with urllib.request.urlopen(req, timeout=60) as resp:
+                if resp.status != 200:
+                    return False
+        except (urllib.error.URLError, OSError):
+            return False
+    return True
 
 
 def tracker_store(settings: Settings) -> dict:
@@ -133,7 +148,7 @@ def children(settings: Settings) -> list[Child]:
                        "--endpoints", str(write_endpoints(settings)),
                        "--credentials", str(ROOT / "assistant" / "credentials.yml"),
                        "--interface", rasa.hostname or "127.0.0.1", "--port", str(rasa.port or 5005)],
-              rasa_env(), lambda: _http_ok(f"{settings.rasa_url}/status", _model_loaded), 300, logs / "rasa.log"),
+              rasa_env(), lambda: _rasa_ready(settings.rasa_url), 300, logs / "rasa.log"),
         Child("gateway", [str(VENV_PY), "-m", "assistant.cli", "gateway"], app_env,
               lambda: _http_ok(f"{settings.public_url}/healthz"), 120, logs / "gateway.log"),
     ]

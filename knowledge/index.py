@@ -44,7 +44,7 @@ class SearchHit:
 
 
 def index_dir(settings: Settings) -> Path:
-    return settings.var_dir / "knowledge"
+    return settings.index_dir
 
 
 def fingerprint(settings: Settings) -> str:
@@ -127,6 +127,13 @@ class KnowledgeIndex:
         self.bm25 = bm25s.BM25.load(str(d / "bm25"))
         self.embeddings = make_embeddings(settings.embeddings)
         self.collection = chroma_client(settings).get_collection(COLLECTION)
+
+    def warm_up(self) -> None:
+        """Pay the first-query costs (Kiwi's model, Chroma's HNSW load) up front. BM25 is left
+        out: bm25s fixes multiprocessing's start method, which Sanic (the action server) refuses
+        to start with; BM25 is fast on its first query anyway."""
+        morphemes("센터 연락처")
+        self.collection.query(query_embeddings=[self.embeddings.embed_query("센터 연락처")], n_results=1)
 
     def search(self, query: str, k: int = 3, pool: int = 30) -> list[SearchHit]:
         tokens = morphemes(query)

@@ -1,0 +1,85 @@
+"""`make bench`: speed figures as ratios against a baseline measured in the same run.
+
+1. Safety screen over real Korean comments (../shared/benchmarks) vs. a plain substring scan of
+   the same lexicon: what the normalisation and fuzzy matching cost.
+2. Web chat API reply time through the real stack (gateway → Rasa → action server) vs. the
+   gateway's own safety-screen reply (no Rasa), both over HTTP in the same run.
+"""
+from __future__ import annotations
+
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from assistant.safety_screen import compact, default_lexicon
+from tests.stack import Stack
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT.parent / "shared" / "benchmarks"
+
+
+def corpus() -> list[str]:
+    lines = []
+    for name in ("korean-hate-speech/train.tsv", "korean-hate-speech/dev.tsv"):
+        path = CORPUS / name
+        if path.exists():
+            lines += [l.split("\t")[0] for l in path.read_text(encoding="utf-8").splitlines()[1:]]
+    path = CORPUS / "curse-detection/dataset.txt"
+    if path.exists():
+        lines += [l.rsplit("|", 1)[0] for l in path.read_text(encoding="utf-8").splitlines()]
+    return lines
+
+
+def bench_screen() -> None:
+    lines = corpus()
+    if not lines:
+        print("safety screen: ../shared/benchmarks not found, skipped")
+        return
+    lex = default_lexicon()
+    phrases = [p.text for p in lex.phrases]
+    t0 = time.perf_counter()
+    base_hits = sum(1 for l in lines if any(p in l.replace(" ", "") for p in phrases))
+    base = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    hits = sum(1 for l in lines if lex.screen(l).alarmed)
+    full = time.perf_counter() - t0
+    print(f"safety screen, {len(lines)} real comments: {len(lines) / full:,.0f} msg/s; "
+          f"baseline substring scan {len(lines) / base:,.0f} msg/s; ratio {full / base:.1f}x the baseline time")
+    print(f"  alarms on this non-crisis corpus: screen {hits} ({hits / len(lines):.2%}), baseline {base_hits}")
+
+
+QUESTIONS = ["안녕하세요", "선불금 꼭 갚아야 돼요?", "센터 어디에 있어요", "경찰 조사 받을 때 같이 가줄 수 있어요?",
+             "쉼터에 들어가고 싶어요", "미성년자인데 처벌받나요", "고마워요", "상담사랑 얘기하고 싶어요"]
+ALARMS = ["살려주세요", "죽고 싶어요", "여권을 뺏겼어요", "갇혀 있어요"]
+
+
+def bench_api(rounds: int = 5) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        stack = Stack(Path(tmp))
+        stack.start()
+        try:
+            bot, screen = [], []
+            for r in range(rounds):
+                for i, q in enumerate(QUESTIONS):
+                    t0 = time.perf_counter(); stack.say(f"bench-bot-{r}-{i}", q); bot.append(time.perf_counter() - t0)
+                for i, q in enumerate(ALARMS):
+                    t0 = time.perf_counter(); stack.say(f"bench-alarm-{r}-{i}", q); screen.append(time.perf_counter() - t0)
+        finally:
+            stack.stop()
+    med_bot, med_screen = statistics.median(bot), statistics.median(screen)
+    p95 = sorted(bot)[int(0.95 * (len(bot) - 1))]
+    print(f"web chat API, {len(bot)} bot replies: median {med_bot * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms; "
+          f"baseline (screen reply, no Rasa) median {med_screen * 1000:.0f} ms; ratio {med_bot / med_screen:.1f}x")
+
+
+def main() -> int:
+    bench_screen()
+    if "--no-stack" not in sys.argv:
+        bench_api()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,90 @@
+"""End to end: `dasi up` starts the real action server, Rasa server and gateway; Korean messages
+go through them over HTTP. The Rasa server is then frozen and killed mid-conversation."""
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import pytest
+
+from tests.stack import Stack, http
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    s = Stack(tmp_path_factory.mktemp("e2e"))
+    s.start()
+    yield s
+    s.stop()
+
+
+def texts(data: dict) -> str:
+    return "\n".join(r["text"] for r in data["replies"])
+
+
+def test_health_is_ok_when_everything_is_up(stack):
+    status, data = http("GET", f"{stack.url}/healthz")
+    assert status == 200, data
+    assert data == {"status": "ok", "components": {"rasa": "ok", "actions": "ok", "db": "ok", "knowledge": "ok"}}
+
+
+def test_greeting_gets_the_welcome(stack):
+    data = stack.say("e2e-greeting-1", "안녕하세요")
+    assert "상담 챗봇" in texts(data) and "112" in texts(data)
+    assert data["state"] == "bot" and data["risk"] == "none"
+    assert any(b["title"] == "상담원 연결" for r in data["replies"] for b in r.get("buttons", []))
+
+
+def test_emergency_gets_112_and_the_centre_and_a_counsellor(stack):
+    stack.say("e2e-emergency1", "안녕하세요")
+    data = stack.say("e2e-emergency1", "지금 모텔 방에 갇혀 있어요 무서워요")
+    assert "112" in texts(data) and "02-814-3660" in texts(data)
+    assert data["risk"] == "critical" and data["state"] == "waiting"
+
+
+def test_request_for_a_counsellor_queues_the_conversation(stack):
+    stack.say("e2e-handoff-01", "안녕하세요")
+    data = stack.say("e2e-handoff-01", "상담사님이랑 직접 얘기하고 싶어요")
+    assert "상담원 연결을 요청했어요" in texts(data)
+    assert data["state"] == "waiting"
+
+
+def test_a_question_is_answered_from_the_knowledge_base(stack):
+    data = stack.say("e2e-question-1", "업주가 선불금 갚으라고 하는데 꼭 갚아야 돼요?")
+    assert "(출처:" in texts(data), texts(data)
+    assert "선불금" in texts(data)
+
+
+def test_rasa_frozen_then_killed_mid_conversation_still_answers_with_the_numbers(stack):
+    session = "e2e-rasa-down-1"
+    assert stack.say(session, "안녕하세요")["state"] == "bot"
+    rasa = stack.pid("rasa")
+    os.killpg(rasa, signal.SIGSTOP)  # hangs: the gateway must give up after its timeout
+    try:
+        started = time.monotonic()
+        data = stack.say(session, "센터는 어디에 있어요?")
+        assert time.monotonic() - started < 8
+        for number in ("112", "109", "02-814-3660"):
+            assert number in texts(data)
+        assert data["state"] == "waiting"
+    finally:
+        os.killpg(rasa, signal.SIGCONT)
+    os.killpg(rasa, signal.SIGKILL)  # gone: the same, and the health page names it
+    time.sleep(1)
+    data = stack.say("e2e-rasa-down-2", "도와주세요 어떻게 해야 할지 모르겠어요")
+    assert "112" in texts(data) and "109" in texts(data)
+    status, health = http("GET", f"{stack.url}/healthz")
+    assert status == 503 and "rasa" in health["failing"]
+    assert "rasa exited" in stack.output()  # the supervisor saw it and restarts it
+
+
+def test_ctrl_c_stops_every_process(stack):
+    pids = [stack.pid(n) for n in ("actions", "rasa", "gateway")]
+    stack.proc.send_signal(signal.SIGINT)
+    assert stack.proc.wait(60) == 0
+    for pid in pids:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
