@@ -1,5 +1,8 @@
 # Two commands: `make run` and `make test`. Everything else is made on the way when missing.
 SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
+# This machine's pip config names local package folders that may not exist; hide that noise only.
+QUIET_PIP := 2>&1 | { grep -v '^WARNING: Location' || true; }
 .DEFAULT_GOAL := run
 
 VENV      := .venv
@@ -22,16 +25,16 @@ help:
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	@test -n "$(PYTHON311)" || { echo "Python 3.11 not found: install python3.11 (or set PYTHON311=/path/to/python3.11)"; exit 1; }
 	@test -x $(VENV)/bin/python || $(PYTHON311) -m venv $(VENV)
-	$(VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(VENV)/bin/python -m pip install --quiet -r requirements.txt -r requirements-dev.txt
-	$(VENV)/bin/python -m pip install --quiet --no-deps -e .
+	$(VENV)/bin/python -m pip install --quiet --upgrade pip $(QUIET_PIP)
+	$(VENV)/bin/python -m pip install --quiet -r requirements.txt -r requirements-dev.txt $(QUIET_PIP)
+	$(VENV)/bin/python -m pip install --quiet --no-deps -e . $(QUIET_PIP)
 	@touch $@
 
 $(RASA_STAMP): requirements-rasa.txt
 	@test -n "$(RASA_PYTHON)" || { echo "Rasa 3.6 needs Python 3.10, which was not found. Install it (e.g. 'pyenv install 3.10' or the python3.10 package) or set RASA_PYTHON=/path/to/python3.10"; exit 1; }
 	@test -x $(RASA_VENV)/bin/python || $(RASA_PYTHON) -m venv $(RASA_VENV)
-	$(RASA_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(RASA_VENV)/bin/python -m pip install --quiet -r requirements-rasa.txt
+	$(RASA_VENV)/bin/python -m pip install --quiet --upgrade pip $(QUIET_PIP)
+	$(RASA_VENV)/bin/python -m pip install --quiet -r requirements-rasa.txt $(QUIET_PIP)
 	@touch $@
 
 venvs: $(STAMP) $(RASA_STAMP)

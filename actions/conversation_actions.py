@@ -29,9 +29,9 @@ class ActionWelcome(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> Events:
         s = get_settings()
         dispatcher.utter_message(
-            text=(f"안녕하세요, {s.centre_name} 상담 챗봇이에요. 성매매·성착취 피해와 관련해 무엇이든 물어보세요. "
-                  "이름을 밝히지 않아도 괜찮아요.\n"
-                  f"위험하면 바로 112, 센터 전화는 {s.centre_phone}이에요. 사람과 이야기하고 싶으면 '상담원 연결'을 눌러 주세요.\n"
+            text=(f"안녕하세요, {s.centre_name} 상담 챗봇이에요. 성매매·성착취 피해, 권리, 지원에 대해 물어보세요.\n"
+                  "상담은 무료이고, 이름을 밝히지 않아도 괜찮아요. 비밀을 지키지만 법에 따라 신고해야 하는 경우도 있어요.\n"
+                  f"위험하면 바로 112, 센터 전화 {s.centre_phone}. 사람과 이야기하려면 '상담원 연결'을 눌러 주세요.\n"
                   f"개인정보 안내: {s.privacy_url}"),
             buttons=[emergency.COUNSELLOR_BUTTON])
         return []
@@ -95,7 +95,8 @@ class ActionYouth(Action):
         await services.update_conversation(tracker.sender_id, youth=True)
         dispatcher.utter_message(
             text=("알려 줘서 고마워요. 19세 미만이면 법에서 피해아동·청소년으로 보고, 처벌하지 않아요.\n"
-                  "청소년상담 1388(24시간, 문자 #1388도 돼요)에서도 도와줘요. 위험하면 바로 112에 연락하세요."),
+                  "청소년상담 1388(24시간, 문자 #1388도 돼요)에서도 도와줘요. 학교폭력 신고센터는 117이에요.\n"
+                  "위험하면 바로 112에 연락하세요. 궁금한 걸 편하게 물어봐 주세요."),
             buttons=[emergency.COUNSELLOR_BUTTON])
         return []
 

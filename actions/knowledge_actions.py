@@ -9,6 +9,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import services
 from assistant.settings import get_settings
+from assistant.youth_cues import is_minor
 from knowledge.answers import article_reply, unknown_reply
 
 log = logging.getLogger("dasi.actions")
@@ -34,6 +35,8 @@ class ActionAnswerFromKnowledge(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list[dict[str, Any]]:
         index = services.knowledge()
         channel = (tracker.latest_message.get("metadata") or {}).get("channel", "web")
+        if any(is_minor(age) for age in tracker.get_latest_entity_values("age")):
+            await services.update_conversation(tracker.sender_id, youth=True)
         article = None
         wanted = next(tracker.get_latest_entity_values("article"), None)
         if wanted:  # a follow-up button names its article

@@ -43,6 +43,6 @@ def article_reply(article: Article, related: list[Article], channel: str = "web"
 
 
 def unknown_reply() -> dict:
-    return {"text": "죄송해요, 그 질문에는 제가 정확히 답하기 어려워요. 잘못된 정보를 드리고 싶지 않아서요.\n"
+    return {"text": "죄송해요, 그건 제가 잘 모르겠어요. 틀린 정보를 드리고 싶지 않아요.\n"
                     "상담원에게 물어보시면 자세히 도와드릴 수 있어요.",
             "buttons": [COUNSELLOR_BUTTON]}

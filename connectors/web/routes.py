@@ -72,9 +72,15 @@ async def privacy(request: web.Request) -> web.FileResponse:
     return web.FileResponse(STATIC / "privacy.html")
 
 
+async def console(request: web.Request) -> web.FileResponse:
+    # Shows no conversation data until counsellor accounts exist.
+    return web.FileResponse(STATIC / "console.html", headers={"Cache-Control": "no-store"})
+
+
 def setup(app: web.Application) -> None:
     app.router.add_get("/", index)
     app.router.add_get("/privacy", privacy)
+    app.router.add_get("/console", console)
     app.router.add_post("/api/webchat/messages", post_message)
     app.router.add_get("/api/webchat/messages", get_messages)
     app.router.add_static("/static/", STATIC)

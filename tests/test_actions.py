@@ -1,0 +1,104 @@
+"""Actions run directly (as the action server runs them) against a real database and index."""
+from datetime import datetime, timezone
+
+import pytest
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from casebook import conversations as cs
+from casebook.db import close_engines, sessionmaker
+from casebook.migrate import upgrade
+
+MONDAY_10_KST = datetime(2026, 11, 23, 1, 0, tzinfo=timezone.utc)
+FRIDAY_20_KST = datetime(2026, 11, 27, 11, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+async def conversation(env):
+    env(DASI_CENTRE_HOURS="mon-fri 09:00-18:00")
+    upgrade()
+    async with sessionmaker()() as s, s.begin():
+        conv = await cs.get_or_create_conversation(s, "web", "session-actions1")
+    yield conv.public_id
+    await close_engines()
+
+
+def tracker(sender: str, text: str, intent: str, entities=()) -> Tracker:
+    return Tracker(sender, {}, {"text": text, "intent": {"name": intent}, "entities": list(entities),
+                                "metadata": {"channel": "web"}}, [], False, None, None, "action_listen")
+
+
+async def test_handoff_outside_hours_says_when_and_gives_24h_numbers(conversation):
+    from actions.conversation_actions import handoff_message
+
+    text = await handoff_message(conversation, FRIDAY_20_KST)
+    assert "월요일" not in text and "11월 30일(월) 오전 9시" in text
+    assert "1366" in text and "112" in text
+
+
+async def test_handoff_inside_hours_gives_the_queue(conversation):
+    from actions.conversation_actions import ActionRequestCounsellor, handoff_message
+
+    dispatcher = CollectingDispatcher()
+    await ActionRequestCounsellor().run(dispatcher, tracker(conversation, "상담원 연결", "request_counsellor"), {})
+    async with sessionmaker()() as s:
+        conv = await cs.get_conversation(s, conversation)
+        assert conv.state == "waiting"
+    text = await handoff_message(conversation, MONDAY_10_KST)
+    assert text.startswith("상담원 연결을 요청했어요.") and "곧 상담원이 답할게요" in text
+
+
+async def test_youth_disclosure_flags_the_conversation_and_says_minors_are_not_punished(conversation):
+    from actions.conversation_actions import ActionYouth
+
+    dispatcher = CollectingDispatcher()
+    await ActionYouth().run(dispatcher, tracker(conversation, "저 고2예요", "youth_disclosure"), {})
+    reply = dispatcher.messages[0]["text"]
+    assert "처벌하지 않아요" in reply and "1388" in reply and "117" in reply
+    async with sessionmaker()() as s:
+        assert (await cs.get_conversation(s, conversation)).youth
+
+
+async def test_emergency_action_gives_112_and_queues_at_critical(conversation):
+    from actions.conversation_actions import ActionEmergency
+
+    dispatcher = CollectingDispatcher()
+    await ActionEmergency().run(dispatcher, tracker(conversation, "사장이 못 나가게 해요", "emergency_danger"), {})
+    assert "112" in dispatcher.messages[0]["text"]
+    async with sessionmaker()() as s:
+        conv = await cs.get_conversation(s, conversation)
+        assert conv.risk == "critical" and conv.state == "waiting"
+
+
+async def test_deletion_request_is_recorded_for_staff(conversation):
+    from sqlalchemy import select
+
+    from actions.conversation_actions import ActionDeleteMyData
+    from casebook.models import ConversationEvent
+
+    dispatcher = CollectingDispatcher()
+    await ActionDeleteMyData().run(dispatcher, tracker(conversation, "제 기록 지워주세요", "delete_my_data"), {})
+    assert "삭제 요청" in dispatcher.messages[0]["text"]
+    async with sessionmaker()() as s:
+        kinds = (await s.scalars(select(ConversationEvent.kind))).all()
+    assert "deletion_requested" in kinds
+
+
+async def test_unknown_question_is_answered_honestly(conversation):
+    from actions.knowledge_actions import ActionAnswerFromKnowledge
+
+    dispatcher = CollectingDispatcher()
+    await ActionAnswerFromKnowledge().run(dispatcher, tracker(conversation, "비트코인 시세 어때요", "nlu_fallback"), {})
+    reply = dispatcher.messages[0]
+    assert "잘 모르겠어요" in reply["text"] and reply["buttons"][-1]["title"] == "상담원 연결"
+
+
+async def test_age_entity_flags_youth_while_answering(conversation):
+    from actions.knowledge_actions import ActionAnswerFromKnowledge
+
+    dispatcher = CollectingDispatcher()
+    await ActionAnswerFromKnowledge().run(dispatcher, tracker(
+        conversation, "저 17살인데 경찰 가면 처벌받아요?", "ask_rights", [{"entity": "age", "value": "17살"}]), {})
+    assert "(출처:" in dispatcher.messages[0]["text"]
+    async with sessionmaker()() as s:
+        assert (await cs.get_conversation(s, conversation)).youth
