@@ -88,22 +88,23 @@ class Router:
 
         # 2. Answer. The screen's reply needs nothing else; the bot answers only while it holds
         #    the conversation; attachments get a short text (they are kept for the counsellor).
-        replies: list[dict] = []
+        # A critical alarm gets only the emergency reply; a high one (signs of exploitation, such
+        # as a taken passport) gets it first and then the bot's answer to what was asked.
+        replies: list[dict] = emergency.screen_replies(screened.categories) if screened.alarmed else []
         failed_component = None
-        if screened.alarmed:
-            replies = emergency.screen_replies(screened.categories)
-        elif state in BOT_STATES and text:
+        bot_may_answer = state in BOT_STATES and screened.risk != "critical"
+        if bot_may_answer and text:
             try:
-                replies = await ask_rasa(self.http, self.settings.rasa_url, public_id, rasa_text(text),
+                replies += await ask_rasa(self.http, self.settings.rasa_url, public_id, rasa_text(text),
                                          {"channel": msg.channel, "risk": risk, "state": state},
                                          self.settings.rasa_timeout)
             except RasaUnavailable as exc:
                 failed_component = "rasa"
                 log.error("assistant unavailable for conversation %s: %s", public_id, exc)
-                replies = [{"text": emergency.fallback_text()},
-                           {"text": emergency.handoff_note(), "buttons": [emergency.COUNSELLOR_BUTTON]}]
-        elif state in BOT_STATES and msg.attachments:
-            replies = [{"text": "보내 주신 파일은 상담원이 확인할 수 있게 저장했어요. 글로도 상황을 알려 주시면 도와드릴게요."}]
+                replies = replies or [{"text": emergency.fallback_text()},
+                                      {"text": emergency.handoff_note(), "buttons": [emergency.COUNSELLOR_BUTTON]}]
+        elif bot_may_answer and msg.attachments:
+            replies += [{"text": "보내 주신 파일은 상담원이 확인할 수 있게 저장했어요. 글로도 상황을 알려 주시면 도와드릴게요."}]
 
         # 3. Store the replies and read back the state (an action may have changed it).
         async with self.sessions() as s, s.begin():

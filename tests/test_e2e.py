@@ -58,6 +58,27 @@ def test_a_question_is_answered_from_the_knowledge_base(stack):
     assert "선불금" in texts(data)
 
 
+def test_self_harm_gets_109_with_warm_words(stack):
+    data = stack.say("e2e-selfharm-1", "요즘 너무 힘들어서 그냥 죽고싶어요")
+    assert "109" in texts(data) and "고마워요" in texts(data)
+    assert data["risk"] == "critical" and data["state"] == "waiting"
+
+
+def test_a_minor_gets_youth_wording(stack):
+    data = stack.say("e2e-youth-0001", "저 중3인데요")
+    assert "처벌하지 않아요" in texts(data) and "1388" in texts(data)
+
+
+def test_a_deletion_request_is_passed_to_staff(stack):
+    data = stack.say("e2e-delete-001", "제 채팅 기록 전부 삭제해 주세요")
+    assert "삭제 요청" in texts(data)
+
+
+def test_a_follow_up_button_opens_its_article(stack):
+    data = stack.say("e2e-button-001", '/ask_kb{"article": "centre-contact"}')
+    assert "02-814-3660" in texts(data) and "(출처:" in texts(data)
+
+
 def test_rasa_frozen_then_killed_mid_conversation_still_answers_with_the_numbers(stack):
     session = "e2e-rasa-down-1"
     assert stack.say(session, "안녕하세요")["state"] == "bot"

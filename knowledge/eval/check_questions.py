@@ -5,9 +5,11 @@
 Every line must parse as {"q": str, "ids": [1-3 article ids]}; every id must be a published
 article; every published article must be asked about at least once; no question may share 4 or
 more consecutive words with any article's title or `questions:` list (drafts included), so the
-set measures retrieval of real wording rather than recall of the front matter. Questions that the
-safety screen would intercept (they never reach retrieval) are reported when the screen can be
-imported (run with the project's virtualenv).
+set measures retrieval of real wording rather than recall of the front matter.
+
+Questions that the safety screen would intercept never reach retrieval; they are listed as warnings
+when the screen can be imported (run with the project's virtualenv: .venv/bin/python). Warnings do
+not fail the check, because the lexicon changes on its own schedule; reword the question instead.
 """
 from __future__ import annotations
 
@@ -60,6 +62,7 @@ def main() -> int:
                 banned.setdefault(g, f"{aid}: {text}")
 
     errors: list[str] = []
+    warnings: list[str] = []
     rows = []
     for n, line in enumerate(QUESTIONS.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
@@ -108,11 +111,12 @@ def main() -> int:
         for n, q, _ in rows:
             hit = screen(q)
             if hit.alarmed:
-                errors.append(f"line {n}: the safety screen intercepts it ({', '.join(h.phrase for h in hit.hits)}): {q}")
+                warnings.append(f"line {n}: the safety screen intercepts it ({', '.join(h.phrase for h in hit.hits)}): {q}")
 
     by_cat_q: Counter = Counter()
     for _, _, ids in rows:
-        by_cat_q[arts[ids[0]]["category"]] += 1 if ids[0] in arts else 0
+        if ids[0] in arts:
+            by_cat_q[arts[ids[0]]["category"]] += 1
     print(f"{len(rows)} questions, {len(covered)}/{len(published)} published articles covered")
     print("category            questions(first id)  articles  covered")
     for cat in sorted({arts[a]["category"] for a in published}):
@@ -121,6 +125,8 @@ def main() -> int:
     if "-v" in sys.argv:
         for aid in sorted(published):
             print(f"  {aid:32} first {first[aid]:3}  any {covered[aid]:3}")
+    for w in warnings:
+        print("WARNING", w)
     for e in errors:
         print("ERROR", e)
     return 1 if errors else 0
