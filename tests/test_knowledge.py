@@ -102,3 +102,15 @@ def test_fit_cuts_at_a_break():
 def test_drafts_are_not_indexed(index):
     drafts = [a.id for a in load_articles(ARTICLES, include_drafts=True) if not a.published]
     assert drafts and not set(drafts) & set(index.articles)
+
+
+def test_retrieval_on_questions_written_the_way_victims_write(index):
+    from knowledge.evaluate import evaluate, load_questions
+
+    questions = load_questions(ROOT / "knowledge" / "eval" / "questions.jsonl")
+    assert len(questions) >= 200
+    hybrid = evaluate(index, questions)
+    baseline = evaluate(index, questions, mode="bm25")
+    print("\nhybrid", hybrid.as_dict(), "\nbm25 only", baseline.as_dict())
+    assert hybrid.recall_at_3 >= 0.90
+    assert hybrid.mrr > baseline.mrr  # the vectors must earn their place
