@@ -98,6 +98,12 @@ class ActionYouth(Action):
                   "청소년상담 1388(24시간, 문자 #1388도 돼요)에서도 도와줘요. 학교폭력 신고센터는 117이에요.\n"
                   "위험하면 바로 112에 연락하세요. 궁금한 걸 편하게 물어봐 주세요."),
             buttons=[emergency.COUNSELLOR_BUTTON])
+        # "저 17살인데 선불금 갚아야 돼요?": the age is said, and so is a question; answer both.
+        from actions.knowledge_actions import knowledge_reply
+
+        answer = await knowledge_reply(tracker)
+        if answer:
+            dispatcher.utter_message(text=answer["text"], buttons=answer.get("buttons", []))
         return []
 
 

@@ -10,6 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions import services
 from assistant.settings import get_settings
 from assistant.youth_cues import is_minor
+from knowledge import llm
 from knowledge.answers import article_reply, unknown_reply
 
 log = logging.getLogger("dasi.actions")
@@ -23,9 +24,43 @@ def warm_up() -> None:
         services.knowledge().warm_up()
     except Exception as exc:  # the server still starts: safety and handoff actions do not need the index
         log.error("knowledge index not loaded: %s", exc)
+    llm.warm_up()
 
 
 warm_up()
+
+
+async def knowledge_reply(tracker: Tracker, min_confidence: float | None = None) -> dict | None:
+    """The knowledge answer to the latest message, or None when no article is a confident match.
+
+    The reply is the best article; its buttons are the next best matches (what the person may
+    have meant instead), else the article's own follow-ups, then "상담원 연결"."""
+    index = services.knowledge()
+    settings = get_settings()
+    channel = (tracker.latest_message.get("metadata") or {}).get("channel", "web")
+    wanted = next(tracker.get_latest_entity_values("article"), None)
+    if wanted and wanted in index.articles:  # a follow-up button names its article
+        article = index.articles[wanted]
+        return article_reply(article, [index.articles[r] for r in article.related if r in index.articles], channel)
+    text = tracker.latest_message.get("text") or ""
+    threshold = settings.kb_min_confidence if min_confidence is None else min_confidence
+    hits = [h for h in index.search(text, k=3) if h.confidence >= threshold]
+    log.info("knowledge: %d confident hits", len(hits))
+    if not hits:
+        return None
+    article = hits[0].article
+    alternatives = [h.article for h in hits[1:]] or [index.articles[r] for r in article.related if r in index.articles]
+    reply = article_reply(article, alternatives, channel)
+    if settings.llm_enabled:  # optional rewrite from the confident hits only; None keeps the article
+        rewritten = await llm.llm_answer(text, hits, channel)
+        if rewritten:
+            reply = {**reply, "text": rewritten}
+    return reply
+
+
+async def flag_if_minor(tracker: Tracker) -> None:
+    if any(is_minor(age) for age in tracker.get_latest_entity_values("age")):
+        await services.update_conversation(tracker.sender_id, youth=True)
 
 
 class ActionAnswerFromKnowledge(Action):
@@ -33,24 +68,26 @@ class ActionAnswerFromKnowledge(Action):
         return "action_answer_from_knowledge"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list[dict[str, Any]]:
-        index = services.knowledge()
-        channel = (tracker.latest_message.get("metadata") or {}).get("channel", "web")
-        if any(is_minor(age) for age in tracker.get_latest_entity_values("age")):
-            await services.update_conversation(tracker.sender_id, youth=True)
-        article = None
-        wanted = next(tracker.get_latest_entity_values("article"), None)
-        if wanted:  # a follow-up button names its article
-            article = index.articles.get(wanted)
-        if article is None:
-            text = tracker.latest_message.get("text") or ""
-            hits = index.search(text, k=3)
-            if hits and hits[0].confidence >= get_settings().kb_min_confidence:
-                article = hits[0].article
-            log.info("knowledge: %d hits, best confidence %.2f", len(hits), hits[0].confidence if hits else 0.0)
-        if article is None:
-            reply = unknown_reply()
-        else:
-            related = [index.articles[r] for r in article.related if r in index.articles]
-            reply = article_reply(article, related, channel)
+        await flag_if_minor(tracker)
+        reply = await knowledge_reply(tracker) or unknown_reply()
         dispatcher.utter_message(text=reply["text"], buttons=reply.get("buttons", []))
+        return []
+
+
+# Small talk and off-topic messages that still match an article this closely are answered from
+# it: NLU sometimes files a real question under chitchat, and a right answer beats a polite no.
+SMALLTALK_CONFIDENCE = 0.9
+
+
+class ActionSmalltalk(Action):
+    def name(self) -> str:
+        return "action_smalltalk"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list[dict[str, Any]]:
+        reply = await knowledge_reply(tracker, max(SMALLTALK_CONFIDENCE, get_settings().kb_min_confidence))
+        if reply:
+            dispatcher.utter_message(text=reply["text"], buttons=reply.get("buttons", []))
+        else:
+            intent = (tracker.latest_message.get("intent") or {}).get("name")
+            dispatcher.utter_message(response="utter_out_of_scope" if intent == "out_of_scope" else "utter_chitchat")
         return []

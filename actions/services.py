@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import logging
-from functools import lru_cache
 from typing import Optional
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -10,14 +9,21 @@ from sqlalchemy.exc import SQLAlchemyError
 from assistant.settings import get_settings
 from casebook import conversations as conv_service
 from casebook.db import sessionmaker
-from knowledge.index import KnowledgeIndex
+from knowledge.index import KnowledgeIndex, manifest
 
 log = logging.getLogger("dasi.actions")
 
 
-@lru_cache(maxsize=1)
+_index: Optional[KnowledgeIndex] = None
+
+
 def knowledge() -> KnowledgeIndex:
-    return KnowledgeIndex(get_settings())
+    """The loaded index, reloaded when staff have published a change since it was loaded."""
+    global _index
+    settings = get_settings()
+    if _index is None or _index.built_at != (manifest(settings) or {}).get("built_at"):
+        _index = KnowledgeIndex(settings)
+    return _index
 
 
 async def update_conversation(public_id: str, *, risk: Optional[str] = None, handoff: Optional[str] = None,

@@ -69,6 +69,12 @@ class Settings:
         return bool(self.llm_base_url and self.llm_model)
 
     @property
+    def reply_timeout(self) -> float:
+        """How long the gateway waits for the bot: an LLM rewrite gets its own time on top, so a
+        slow LLM falls back to the offline answer instead of to the emergency fallback."""
+        return self.rasa_timeout + (self.llm_timeout if self.llm_enabled else 0.0)
+
+    @property
     def public_url(self) -> str:
         return f"http://{self.host}:{self.port}"
 

@@ -97,7 +97,7 @@ class Router:
             try:
                 replies += await ask_rasa(self.http, self.settings.rasa_url, public_id, rasa_text(text),
                                          {"channel": msg.channel, "risk": risk, "state": state},
-                                         self.settings.rasa_timeout)
+                                         self.settings.reply_timeout)
             except RasaUnavailable as exc:
                 failed_component = "rasa"
                 log.error("assistant unavailable for conversation %s: %s", public_id, exc)

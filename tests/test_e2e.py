@@ -79,6 +79,25 @@ def test_a_follow_up_button_opens_its_article(stack):
     assert "02-814-3660" in texts(data) and "(출처:" in texts(data)
 
 
+def test_the_eval_questions_get_the_right_article_through_the_web_chat(stack):
+    """The knowledge issue's bar: the reply names a right article for at least 90% of the
+    questions in knowledge/eval/questions.jsonl, asked through the whole stack."""
+    from knowledge.articles import load_articles
+    from knowledge.evaluate import load_questions
+    from tests.conftest import ROOT
+
+    titles = {a.id: a.title for a in load_articles(ROOT / "knowledge" / "articles")}
+    questions = load_questions(ROOT / "knowledge" / "eval" / "questions.jsonl")
+    wrong = []
+    for i, row in enumerate(questions):
+        reply = texts(stack.say(f"e2e-eval-{i:04d}", row["q"]))
+        if not any(f"(출처: {titles[a]}" in reply or f"{titles[a]})" in reply for a in row["ids"]):
+            wrong.append((row["q"], reply[:80]))
+    share = 1 - len(wrong) / len(questions)
+    print(f"\nright article in the web chat reply: {share:.3f} of {len(questions)}")
+    assert share >= 0.90, wrong[:20]
+
+
 def test_rasa_frozen_then_killed_mid_conversation_still_answers_with_the_numbers(stack):
     session = "e2e-rasa-down-1"
     assert stack.say(session, "안녕하세요")["state"] == "bot"
