@@ -16,7 +16,7 @@ from pathlib import Path
 import yaml
 from rapidfuzz import fuzz
 
-from assistant.hangul import choseong, compose, decompose, nfkc
+from assistant.hangul import choseong, compose, decompose, is_syllable, nfkc
 
 LEXICON_PATH = Path(__file__).with_name("safety_lexicon.yml")
 RISK_ORDER = ("none", "elevated", "high", "critical")
@@ -26,6 +26,7 @@ CATEGORY_ORDER = ("danger", "self_harm", "medical", "exploitation")
 _KEEP = re.compile(r"[^가-힣ㄱ-ㅣa-z0-9]+")
 _REPEAT = re.compile(r"(.)\1+")
 _CONSONANT_RUN = re.compile(r"[ㄱ-ㅎ]{3,}")
+_LAUGHTER = re.compile(r"ㅋ{2,}|ㅎ{2,}|(?<![a-z])lol(?![a-z])", re.IGNORECASE)
 
 # Fuzzy matching only for phrases long enough that one wrong letter cannot make a new word.
 # It must also keep the phrase's initial consonants, so a wrong vowel or final ("살려즈세요",
@@ -43,7 +44,8 @@ def compact(text: str) -> str:
     repeated characters folded ("살 려 주 세 요ㅠㅠ" → "살려주세요ㅠ")."""
     text = "".join(ch for ch in nfkc(text) if unicodedata.category(ch) != "Cf")
     text = compose(text).lower()
-    return _REPEAT.sub(r"\1", _KEEP.sub("", text))
+    # Compose again once spaces are gone: "ㄱ ㅏ ㄷ ㅕ" is one word typed a letter at a time.
+    return _REPEAT.sub(r"\1", compose(_KEEP.sub("", text)))
 
 
 @dataclass(frozen=True)
@@ -91,32 +93,57 @@ class Lexicon:
                 c = compact(str(raw))
                 if len(c) < 2:
                     raise ValueError(f"{name}: phrase {raw!r} is too short to match safely")
-                self.phrases.append(Phrase(name, c, decompose(c, split_compounds=True), choseong(c)))
+                # Initials are folded like the message is ("ㄱㅎㅇㅇ" arrives as "ㄱㅎㅇ").
+                self.phrases.append(Phrase(name, c, decompose(c, split_compounds=True),
+                                           _REPEAT.sub(r"\1", choseong(c))))
             for raw in spec.get("except", []) or []:
                 self.exceptions.append((name, compact(str(raw))))
+        context = data.get("context") or {}
+        self.defuse = [compact(str(x)) for x in context.get("defuse", [])]
+        self.urgent = [compact(str(x)) for x in context.get("urgent", [])]
 
     @classmethod
     def load(cls, path: Path = LEXICON_PATH) -> "Lexicon":
         with open(path, encoding="utf-8") as fh:
             return cls(yaml.safe_load(fh))
 
+    def _short_phrase_text(self, text: str, c: str) -> str:
+        """Where two-syllable phrases may match: inside one word each, so "혼자 살 집" is not
+        "자살"; across words only when the whole message is spelled out syllable by syllable."""
+        words = [compact(w) for w in text.split()]
+        if words and sum(len(w) <= 1 for w in words) / len(words) >= 0.6:
+            return c
+        return "|".join(w for w in words if w)
+
+    def _defused(self, text: str, c: str) -> bool:
+        """Laughter, fiction or a question about a word, with no sign of urgency: "감금 영화
+        재밌어?", "살려줘ㅋㅋ 과제가 산더미야". Never applied to self-harm (see `screen`).
+        Laughter is read from the raw text: folded, "ㅎㅎ" would look like one initial consonant."""
+        cue = _LAUGHTER.search(text) or any(d in c for d in self.defuse)
+        return bool(cue) and not any(u in c for u in self.urgent)
+
     def screen(self, text: str) -> ScreenResult:
         c = compact(text)
         if not c:
             return ScreenResult()
+        short_c = self._short_phrase_text(text, c)
         # Everyday idioms that contain a crisis phrase are removed first ("배고파죽겠다").
         for category, exc in self.exceptions:
             c = c.replace(exc, "|")
+            short_c = short_c.replace(exc, "|")
+        defused = self._defused(text, c)
         jamo = decompose(c, split_compounds=True)
         initials = choseong(c)
         consonant_runs = _CONSONANT_RUN.findall(c)
         result = ScreenResult()
         seen: set[tuple[str, str]] = set()
         for p in self.phrases:
+            if defused and p.category != "self_harm":
+                continue  # self-harm talk always gets the gentle 109 reply, joke or not
             method = None
-            if p.text in c:
+            if p.text in (short_c if len(p.text) <= 2 else c):
                 method = "exact"
-            elif len(p.initials) >= 3 and len(p.initials) == len(p.text) and any(p.initials in run for run in consonant_runs):
+            elif len(p.initials) >= 3 and all(is_syllable(ch) for ch in p.text) and any(p.initials in run for run in consonant_runs):
                 method = "initials"
             elif (len(p.jamo) >= FUZZY_MIN_JAMO and len(jamo) >= len(p.jamo) and p.initials in initials
                   and fuzz.partial_ratio(p.jamo, jamo, score_cutoff=FUZZY_CUTOFF)):
