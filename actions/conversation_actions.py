@@ -22,6 +22,16 @@ def _send(dispatcher: CollectingDispatcher, replies: list[dict]) -> None:
         dispatcher.utter_message(text=r.get("text"), buttons=r.get("buttons") or [])
 
 
+async def answer_too(dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
+    """After a handoff or an emergency reply, a question asked in the same message still gets
+    its answer when an article matches it closely."""
+    from actions.knowledge_actions import SMALLTALK_CONFIDENCE, knowledge_reply
+
+    answer = await knowledge_reply(tracker, max(SMALLTALK_CONFIDENCE, get_settings().kb_min_confidence))
+    if answer:
+        dispatcher.utter_message(text=answer["text"], buttons=answer.get("buttons", []))
+
+
 class ActionWelcome(Action):
     def name(self) -> str:
         return "action_welcome"
@@ -44,6 +54,7 @@ class ActionEmergency(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> Events:
         _send(dispatcher, emergency.screen_replies(["danger"]))
         await services.update_conversation(tracker.sender_id, risk="critical", handoff="emergency_danger")
+        await answer_too(dispatcher, tracker)
         return []
 
 
@@ -84,6 +95,7 @@ class ActionRequestCounsellor(Action):
         except Exception:  # the queue position is a courtesy; the handoff itself is already stored
             text = "상담원 연결을 요청했어요. 곧 상담원이 답할게요."
         dispatcher.utter_message(text=text)
+        await answer_too(dispatcher, tracker)  # "상담받고 싶은데 선불금 얘기도 돼요?"
         return []
 
 

@@ -16,6 +16,7 @@ from connectors.appkeys import HTTP, ROUTER, SETTINGS
 from connectors.errors import ApiError, json_error
 from connectors.router import Router
 from connectors.web import routes as web_routes
+from connectors.web import admin_knowledge
 from knowledge.index import is_current, manifest
 
 log = logging.getLogger("dasi.gateway")
@@ -104,6 +105,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app.on_cleanup.append(_cleanup)
     app.router.add_get("/healthz", healthz)
     web_routes.setup(app)
+    admin_knowledge.setup(app)  # /admin/login and /admin/knowledge
     return app
 
 

@@ -88,16 +88,18 @@ class Router:
 
         # 2. Answer. The screen's reply needs nothing else; the bot answers only while it holds
         #    the conversation; attachments get a short text (they are kept for the counsellor).
-        # A critical alarm gets only the emergency reply; a high one (signs of exploitation, such
-        # as a taken passport) gets it first and then the bot's answer to what was asked.
+        # An alarm's reply comes first; then the bot still answers what was asked ("협박당하면
+        # 신고할 수 있어요?"), except after self-harm talk, where the 109 reply stands alone.
         replies: list[dict] = emergency.screen_replies(screened.categories) if screened.alarmed else []
         failed_component = None
-        bot_may_answer = state in BOT_STATES and screened.risk != "critical"
+        bot_may_answer = state in BOT_STATES and "self_harm" not in screened.categories
         if bot_may_answer and text:
             try:
-                replies += await ask_rasa(self.http, self.settings.rasa_url, public_id, rasa_text(text),
-                                         {"channel": msg.channel, "risk": risk, "state": state},
-                                         self.settings.reply_timeout)
+                answer = await ask_rasa(self.http, self.settings.rasa_url, public_id, rasa_text(text),
+                                        {"channel": msg.channel, "risk": risk, "state": state},
+                                        self.settings.reply_timeout)
+                said = {r["text"] for r in replies}  # the bot's own emergency reply would repeat the screen's
+                replies += [r for r in answer if r["text"] not in said]
             except RasaUnavailable as exc:
                 failed_component = "rasa"
                 log.error("assistant unavailable for conversation %s: %s", public_id, exc)

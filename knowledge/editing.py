@@ -190,14 +190,15 @@ def validate(settings: Settings, text: str, article_id: str | None = None) -> Ar
     """The checks `dasi kb validate` makes, plus what would break the whole knowledge base when this
     one file is written (a `related` id that does not exist). `article_id` None means a new article."""
     text = normalize(text)
+    if len(text) > MAX_CHARS:
+        raise ArticleError(settings.knowledge_dir / f"{article_id or 'new-article'}.md", 1,
+                           f"the article is longer than {MAX_CHARS} characters")
     if article_id is None:
         aid = _id_in(text)
         # An id that is not a valid file name gets a placeholder path; parse_article reports the id.
         path = settings.knowledge_dir / (f"{aid}.md" if aid and _ID.match(aid) else "new-article.md")
     else:
         path = article_path(settings, article_id)
-    if len(text) > MAX_CHARS:
-        raise ArticleError(path, 1, f"the article is longer than {MAX_CHARS} characters")
     article = parse_article(text, path)
     header = _header(text)
     if article_id is None and path.exists():
