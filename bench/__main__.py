@@ -3,7 +3,7 @@
 1. Safety screen over real Korean comments (../shared/benchmarks) vs. a plain substring scan of
    the same lexicon: what the normalisation and fuzzy matching cost.
 2. Web chat API reply time through the real stack (gateway → Rasa → action server) vs. the
-   gateway's own safety-screen reply (no Rasa), both over HTTP in the same run.
+   gateway's own safety-screen reply to self-harm talk (no Rasa), both over HTTP in the same run.
 """
 from __future__ import annotations
 
@@ -52,7 +52,8 @@ def bench_screen() -> None:
 
 QUESTIONS = ["안녕하세요", "선불금 꼭 갚아야 돼요?", "센터 어디에 있어요", "경찰 조사 받을 때 같이 가줄 수 있어요?",
              "쉼터에 들어가고 싶어요", "미성년자인데 처벌받나요", "고마워요", "상담사랑 얘기하고 싶어요"]
-ALARMS = ["살려주세요", "죽고 싶어요", "여권을 뺏겼어요", "갇혀 있어요"]
+# Self-harm talk gets the screen's 109 reply alone (the bot is not asked): the no-Rasa baseline.
+ALARMS = ["죽고 싶어요", "다 끝내고 싶어", "사라지고 싶어요", "자해했어요"]
 
 
 def bench_api(rounds: int = 5) -> None:
