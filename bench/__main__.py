@@ -13,7 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from assistant.safety_screen import compact, default_lexicon
+from assistant.safety_screen import default_lexicon
 from tests.stack import Stack
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,5 +1,4 @@
 """Articles are validated with file and line; the index finds the article that answers a question."""
-import shutil
 from pathlib import Path
 
 import pytest

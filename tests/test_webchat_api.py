@@ -1,6 +1,5 @@
 """The web chat API in the real gateway app, with Rasa and the action server not running:
 input checks, the safety screen, storage before answering, and the fallback that is never silent."""
-import json
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
