@@ -5,8 +5,10 @@ import aiohttp
 from aiohttp import web
 
 from assistant.settings import Settings
+from connectors.live import LiveHub
 from connectors.router import Router
 
 ROUTER = web.AppKey("router", Router)
 SETTINGS = web.AppKey("settings", Settings)
 HTTP = web.AppKey("http", aiohttp.ClientSession)
+LIVE = web.AppKey("live", LiveHub)

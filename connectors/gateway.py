@@ -12,8 +12,9 @@ from sqlalchemy import text
 from assistant.safety_screen import default_lexicon
 from assistant.settings import Settings, get_settings
 from casebook.db import close_engines, sessionmaker
-from connectors.appkeys import HTTP, ROUTER, SETTINGS
+from connectors.appkeys import HTTP, LIVE, ROUTER, SETTINGS
 from connectors.errors import ApiError, json_error
+from connectors.live import LiveHub
 from connectors.router import Router
 from connectors.web import routes as web_routes
 from connectors.web import admin_knowledge
@@ -90,7 +91,8 @@ async def healthz(request: web.Request) -> web.Response:
 
 async def _startup(app: web.Application) -> None:
     app[HTTP] = aiohttp.ClientSession()
-    app[ROUTER] = Router(app[SETTINGS], sessionmaker(app[SETTINGS].database_url), app[HTTP], default_lexicon())
+    app[ROUTER] = Router(app[SETTINGS], sessionmaker(app[SETTINGS].database_url), app[HTTP], default_lexicon(),
+                         app[LIVE])
 
 
 async def _cleanup(app: web.Application) -> None:
@@ -101,6 +103,7 @@ async def _cleanup(app: web.Application) -> None:
 def create_app(settings: Settings | None = None) -> web.Application:
     app = web.Application(middlewares=[api_errors], client_max_size=MAX_BODY)
     app[SETTINGS] = settings or get_settings()
+    app[LIVE] = LiveHub()
     app.on_startup.append(_startup)
     app.on_cleanup.append(_cleanup)
     app.router.add_get("/healthz", healthz)

@@ -20,6 +20,7 @@ from casebook import conversations as conv_service
 from casebook.crypto import MissingKeyError
 from casebook.models import Conversation, ConversationState, Message
 from connectors.inbound import InboundMessage, Outcome
+from connectors.live import LiveHub
 from connectors.rasa_client import RasaUnavailable, ask_rasa
 from knowledge import emergency
 
@@ -50,8 +51,9 @@ def _valid_json(s: str) -> bool:
 
 class Router:
     def __init__(self, settings: Settings, sessions: async_sessionmaker, http: aiohttp.ClientSession,
-                 lexicon: Lexicon) -> None:
+                 lexicon: Lexicon, live: LiveHub | None = None) -> None:
         self.settings = settings
+        self.live = live or LiveHub()
         self.sessions = sessions
         self.http = http
         self.lexicon = lexicon
@@ -85,6 +87,8 @@ class Router:
                 await conv_service.request_handoff(s, conv, "safety_screen", reason="safety_screen")
             conv_id, public_id, state, risk = conv.id, conv.public_id, conv.state, conv.risk
             inbound_id = stored.id
+        self.live.publish({"type": "message", "conversation": public_id, "message_id": inbound_id,
+                           "direction": "in", "state": state, "risk": risk, "channel": msg.channel})
 
         # 2. Answer. The screen's reply needs nothing else; the bot answers only while it holds
         #    the conversation; attachments get a short text (they are kept for the counsellor).
@@ -117,4 +121,6 @@ class Router:
                 await conv_service.request_handoff(s, conv, "system", reason=f"{failed_component}_unavailable")
             await conv_service.store_replies(s, conv, replies, inbound)
             state, risk = conv.state, risk_max(conv.risk, screened.risk)
+        self.live.publish({"type": "message", "conversation": public_id, "message_id": inbound_id,
+                           "direction": "out", "state": state, "risk": risk, "channel": msg.channel})
         return Outcome(replies=replies, state=state, risk=risk, message_id=inbound_id)
