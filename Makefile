@@ -39,8 +39,15 @@ $(RASA_STAMP): requirements-rasa.txt
 
 venvs: $(STAMP) $(RASA_STAMP)
 
+# Detection model (var/detection/model.joblib, not committed): retrained when its data or code
+# changes (detection/train.py also checks a fingerprint, so a stale model is never used).
+DETECT_STAMP := var/.detection-model
+$(DETECT_STAMP): $(STAMP) detection/data/posts.jsonl detection/lexicon.yml detection/normalise.py detection/rules.py detection/model.py detection/train.py
+	$(VENV)/bin/python -m detection.train
+	@mkdir -p $(dir $@) && touch $@
+
 # .env with fresh secrets, database schema, knowledge index, Rasa model (each only if needed).
-setup: venvs
+setup: venvs $(DETECT_STAMP)
 	$(VENV)/bin/dasi init
 
 run: setup

@@ -63,6 +63,41 @@ class Settings:
     llm_model: str = ""
     llm_api_key: str = ""
     llm_timeout: float = 3.0
+    # Detection pipeline: source definitions, the X API (recent search) and how boards see us.
+    detect_sources_file: Path = field(default_factory=lambda: ROOT / "detection" / "sources.yml")
+    x_api_base: str = "https://api.x.com"
+    x_bearer_token: str = ""
+    detect_user_agent: str = "dasi-detection/0.1 (+counselling centre monitoring)"
+    detect_feedback_file: Path = field(default_factory=lambda: ROOT / "var" / "detection" / "feedback.jsonl")
+    # Channels (connectors/kakao, meta, x). A channel is on only when its secrets are set;
+    # X's send API shares x_api_base above.
+    kakao_skill_secret: str = ""
+    kakao_callback_hosts: tuple[str, ...] = ("*.kakao.com",)
+    kakao_reply_budget: float = 3.5  # seconds before answering useCallback / holding text (Kakao waits 5)
+    meta_app_secret: str = ""
+    meta_instagram_app_secret: str = ""  # UNVERIFIED whether IG-Login webhooks are signed with this one
+    meta_verify_token: str = ""
+    meta_page_access_token: str = ""
+    meta_graph_base: str = "https://graph.facebook.com/v25.0"
+    x_consumer_secret: str = ""
+    x_client_secret: str = ""
+    x_user_access_token: str = ""
+    x_bot_user_id: str = ""
+    outbound_attempts: int = 5
+    outbound_backoff: float = 1.0  # first retry delay in seconds; doubles each time
+    outbound_max_wait: float = 60.0  # longest single wait, whatever Retry-After asks for
+
+    @property
+    def kakao_enabled(self) -> bool:
+        return bool(self.kakao_skill_secret)
+
+    @property
+    def meta_enabled(self) -> bool:
+        return bool(self.meta_app_secret and self.meta_verify_token and self.meta_page_access_token)
+
+    @property
+    def x_enabled(self) -> bool:
+        return bool((self.x_consumer_secret or self.x_client_secret) and self.x_user_access_token)
 
     @property
     def llm_enabled(self) -> bool:
@@ -107,6 +142,27 @@ def load_settings() -> Settings:
         llm_model=(s.get("DASI_LLM_MODEL") or "").strip(),
         llm_api_key=s.get("DASI_LLM_API_KEY") or "",
         llm_timeout=float(s.get("DASI_LLM_TIMEOUT") or "3"),
+        detect_sources_file=_path(s.get("DASI_DETECT_SOURCES") or "detection/sources.yml"),
+        x_api_base=(s.get("DASI_X_API_BASE") or s.get("X_API_BASE") or "https://api.x.com").rstrip("/"),
+        x_bearer_token=s.get("DASI_X_BEARER_TOKEN") or "",
+        detect_user_agent=s.get("DASI_DETECT_USER_AGENT") or "dasi-detection/0.1 (+counselling centre monitoring)",
+        detect_feedback_file=_path(s.get("DASI_DETECT_FEEDBACK") or "var/detection/feedback.jsonl"),
+        kakao_skill_secret=s.get("KAKAO_SKILL_SECRET") or "",
+        kakao_callback_hosts=tuple(h.strip().lower() for h in (s.get("KAKAO_CALLBACK_HOSTS") or "*.kakao.com")
+                                   .split(",") if h.strip()),
+        kakao_reply_budget=float(s.get("KAKAO_REPLY_BUDGET") or "3.5"),
+        meta_app_secret=s.get("META_APP_SECRET") or "",
+        meta_instagram_app_secret=s.get("META_INSTAGRAM_APP_SECRET") or "",
+        meta_verify_token=s.get("META_VERIFY_TOKEN") or "",
+        meta_page_access_token=s.get("META_PAGE_ACCESS_TOKEN") or "",
+        meta_graph_base=(s.get("META_GRAPH_BASE") or "https://graph.facebook.com/v25.0").rstrip("/"),
+        x_consumer_secret=s.get("X_CONSUMER_SECRET") or "",
+        x_client_secret=s.get("X_CLIENT_SECRET") or "",
+        x_user_access_token=s.get("X_USER_ACCESS_TOKEN") or "",
+        x_bot_user_id=s.get("X_BOT_USER_ID") or "",
+        outbound_attempts=int(s.get("DASI_OUTBOUND_ATTEMPTS") or "5"),
+        outbound_backoff=float(s.get("DASI_OUTBOUND_BACKOFF") or "1"),
+        outbound_max_wait=float(s.get("DASI_OUTBOUND_MAX_WAIT") or "60"),
     )
 
 

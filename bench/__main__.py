@@ -4,6 +4,9 @@
    the same lexicon: what the normalisation and fuzzy matching cost.
 2. Web chat API reply time through the real stack (gateway → Rasa → action server) vs. the
    gateway's own safety-screen reply to self-harm talk (no Rasa), both over HTTP in the same run.
+3. Knowledge retrieval at the real articles and at 5,000 (generated) articles vs. BM25 only:
+   recall@3, p50/p95 query latency, full reindex time (`--kb-articles N` changes the large size;
+   `--no-kb` skips it: with e5 vectors the 5,000-article reindex takes several minutes).
 """
 from __future__ import annotations
 
@@ -76,9 +79,22 @@ def bench_api(rounds: int = 5) -> None:
 
 
 def main() -> int:
+    if sys.argv[1:2] == ["detection"]:  # python -m bench detection [--million]
+        from bench.detection import main as bench_detection
+
+        return bench_detection(sys.argv[2:])
     bench_screen()
     if "--no-stack" not in sys.argv:
         bench_api()
+    if "--no-kb" not in sys.argv:
+        from bench.knowledge_scale import bench_scale
+
+        large = int(sys.argv[sys.argv.index("--kb-articles") + 1]) if "--kb-articles" in sys.argv else 5000
+        bench_scale((0, large), corpus())
+    if "--no-detection" not in sys.argv:
+        from bench.detection import main as bench_detection
+
+        bench_detection(sys.argv[1:])
     return 0
 
 

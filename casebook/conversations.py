@@ -37,6 +37,14 @@ async def find_open_conversation(session: AsyncSession, channel: str, user_id: s
         .order_by(Conversation.id.desc()).limit(1))).first()
 
 
+async def find_latest_conversation(session: AsyncSession, channel: str, user_id: str) -> Optional[Conversation]:
+    """The person's most recent conversation, closed or not (a closed one still shows its last words)."""
+    key = crypto.blind_index(channel, user_id)
+    return (await session.scalars(
+        select(Conversation).where(Conversation.channel == channel, Conversation.user_key == key)
+        .order_by(Conversation.id.desc()).limit(1))).first()
+
+
 async def get_or_create_conversation(session: AsyncSession, channel: str, user_id: str) -> Conversation:
     conv = await find_open_conversation(session, channel, user_id)
     if conv is None:
@@ -53,7 +61,8 @@ async def get_conversation(session: AsyncSession, public_id: str) -> Optional[Co
 
 
 async def store_inbound(session: AsyncSession, conv: Conversation, text: Optional[str],
-                        platform_message_id: Optional[str]) -> tuple[Message, bool]:
+                        platform_message_id: Optional[str],
+                        attachments: Optional[list[dict]] = None) -> tuple[Message, bool]:
     """Store a user's message once. Returns (message, created); a retry returns the stored one."""
     if platform_message_id:
         existing = (await session.scalars(select(Message).where(
@@ -61,7 +70,8 @@ async def store_inbound(session: AsyncSession, conv: Conversation, text: Optiona
         if existing is not None:
             return existing, False
     msg = Message(conversation_id=conv.id, direction="in", author="user", text=text,
-                  platform_message_id=platform_message_id, channel=conv.channel)
+                  platform_message_id=platform_message_id, channel=conv.channel,
+                  attachments=attachments or None)
     try:
         async with session.begin_nested():
             session.add(msg)
@@ -148,3 +158,18 @@ async def queue_position(session: AsyncSession, conv: Conversation) -> int:
         Conversation.state == S.waiting.value, Conversation.id != conv.id,
         (Conversation.risk.in_(higher)) | ((Conversation.risk == conv.risk) & (Conversation.waiting_since < since)))
     return int(await session.scalar(stmt) or 0)
+
+
+async def last_inbound_at(session: AsyncSession, conv: Conversation):
+    """When the person last wrote (Meta's 24-hour / 7-day reply windows count from here)."""
+    from sqlalchemy import func
+
+    return await session.scalar(select(func.max(Message.created_at)).where(
+        Message.conversation_id == conv.id, Message.direction == "in"))
+
+
+async def undelivered(session: AsyncSession, conv: Conversation) -> list[Message]:
+    """Outbound messages stored but not yet sent, oldest first (Kakao delivers them on the next utterance)."""
+    return list((await session.scalars(select(Message).where(
+        Message.conversation_id == conv.id, Message.direction == "out", Message.delivery == "stored")
+        .order_by(Message.id))).all())

@@ -96,6 +96,9 @@ class Conversation(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     waiting_since: Mapped[Optional[datetime]] = mapped_column(UTCDateTime, nullable=True)
+    # The counsellor holding it (state counsellor); set only by the queue's conditional UPDATE.
+    assignee_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"),
+                                                       nullable=True)
 
     messages: Mapped[list["Message"]] = relationship(back_populates="conversation", order_by="Message.id")
 
@@ -119,10 +122,35 @@ class Message(Base):
     reply_to_id: Mapped[Optional[int]] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), nullable=True)
     delivery: Mapped[str] = mapped_column(String(10), default="stored")  # stored | sent | failed
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Inbound attachments as [{"type", "url"}]: kept for the counsellor, never sent to Rasa.
+    attachments: Mapped[Optional[list]] = mapped_column(EncryptedJSON, nullable=True)
+    # Outbound delivery (connectors/outbound.py): how often tried, when next, why it failed,
+    # and how it reached the person (send_api, kakao_response, kakao_callback, kakao_next_utterance, web_poll).
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    next_attempt_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime, nullable=True)
+    delivery_error: Mapped[Optional[str]] = mapped_column(String(200), nullable=True)
+    delivered_via: Mapped[Optional[str]] = mapped_column(String(30), nullable=True)
+    delivered_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime, nullable=True)
 
     conversation: Mapped[Conversation] = relationship(back_populates="messages")
 
-    __table_args__ = (UniqueConstraint("channel", "platform_message_id", name="uq_message_platform_id"),)
+    __table_args__ = (UniqueConstraint("channel", "platform_message_id", name="uq_message_platform_id"),
+                      Index("ix_messages_delivery", "delivery", "channel"))
+
+
+class KakaoCallback(Base):
+    """A one-time Kakao callback URL (valid about a minute) through which a late answer can still reach the person."""
+
+    __tablename__ = "kakao_callbacks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
+    url: Mapped[str] = mapped_column(EncryptedText)  # carries a one-time token
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (Index("ix_kakao_callbacks_conversation", "conversation_id", "expires_at"),)
 
 
 class ConversationEvent(Base):
@@ -152,3 +180,71 @@ class ArticleRevision(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     __table_args__ = (Index("ix_article_revisions_article", "article_id", "id"),)
+
+
+class User(Base):
+    """A console account: counsellor, supervisor, editor (knowledge admin only) or admin (users)."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    login: Mapped[str] = mapped_column(String(60), unique=True)
+    name: Mapped[str] = mapped_column(String(60))
+    role: Mapped[str] = mapped_column(String(12))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    totp_secret: Mapped[Optional[str]] = mapped_column(EncryptedText, nullable=True)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[Optional[datetime]] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class UserSession(Base):
+    """A signed-in browser. Only a hash of the cookie's token is stored."""
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of the cookie token
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    csrf: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Assignment(Base):
+    """Who held a conversation and when: counsellors may read the conversations they hold or held."""
+
+    __tablename__ = "assignments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ended_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime, nullable=True)
+
+
+class ConversationNote(Base):
+    """A counsellor's private note: never sent to the person, kept apart from messages for that reason."""
+
+    __tablename__ = "conversation_notes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"), index=True)
+    author_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    text: Mapped[str] = mapped_column(EncryptedText)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AuditEntry(Base):
+    """Append-only: who did what to which record, when and from where. Never message text."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(60))  # user:<login> | cli | anonymous
+    action: Mapped[str] = mapped_column(String(40))
+    record_type: Mapped[str] = mapped_column(String(20), default="")
+    record_id: Mapped[str] = mapped_column(String(64), default="")
+    ip: Mapped[str] = mapped_column(String(64), default="")
+    detail: Mapped[dict] = mapped_column(JSON, default=dict)

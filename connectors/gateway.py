@@ -12,12 +12,15 @@ from sqlalchemy import text
 from assistant.safety_screen import default_lexicon
 from assistant.settings import Settings, get_settings
 from casebook.db import close_engines, sessionmaker
+from connectors import channels
 from connectors.appkeys import HTTP, LIVE, ROUTER, SETTINGS
 from connectors.errors import ApiError, json_error
 from connectors.live import LiveHub
 from connectors.router import Router
 from connectors.web import routes as web_routes
 from connectors.web import admin_knowledge
+from connectors.web import console_api
+from connectors.web import detection_review
 from knowledge.index import is_current, manifest
 
 log = logging.getLogger("dasi.gateway")
@@ -93,9 +96,11 @@ async def _startup(app: web.Application) -> None:
     app[HTTP] = aiohttp.ClientSession()
     app[ROUTER] = Router(app[SETTINGS], sessionmaker(app[SETTINGS].database_url), app[HTTP], default_lexicon(),
                          app[LIVE])
+    await channels.start(app)  # the outbox (app[OUTBOX]) and the platform senders; logs which channels are on
 
 
 async def _cleanup(app: web.Application) -> None:
+    await channels.stop(app)  # let background answers and deliveries finish first
     await app[HTTP].close()
     await close_engines()
 
@@ -107,8 +112,11 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app.on_startup.append(_startup)
     app.on_cleanup.append(_cleanup)
     app.router.add_get("/healthz", healthz)
+    channels.setup(app)  # /webhooks/kakao, /webhooks/meta, /webhooks/x: only those whose secrets are set
     web_routes.setup(app)
     admin_knowledge.setup(app)  # /admin/login and /admin/knowledge
+    console_api.setup(app)  # /api/console/* and the websockets of the console and the web chat
+    detection_review.setup(app)  # /console/detection and /api/detection/* (staff review)
     return app
 
 

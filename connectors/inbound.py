@@ -23,3 +23,4 @@ class Outcome:
     risk: str
     message_id: Optional[int] = None
     stored: bool = True
+    reply_ids: list[int] = field(default_factory=list)  # the stored replies, for the outbox

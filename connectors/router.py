@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from dataclasses import dataclass
 
 import aiohttp
 from sqlalchemy.exc import SQLAlchemyError
@@ -49,6 +50,21 @@ def _valid_json(s: str) -> bool:
         return False
 
 
+@dataclass
+class Accepted:
+    """An inbound message that is stored (and screened) but not yet answered: webhooks that answer
+    through a send API acknowledge at this point and answer in the background."""
+    msg: InboundMessage
+    text: str
+    screened: ScreenResult
+    conv_id: int = 0
+    public_id: str = ""
+    state: str = ConversationState.bot.value
+    risk: str = "none"
+    inbound_id: int = 0
+    duplicate: Outcome | None = None  # set when the platform sent this message before
+
+
 class Router:
     def __init__(self, settings: Settings, sessions: async_sessionmaker, http: aiohttp.ClientSession,
                  lexicon: Lexicon, live: LiveHub | None = None) -> None:
@@ -59,36 +75,68 @@ class Router:
         self.lexicon = lexicon
 
     async def handle(self, msg: InboundMessage) -> Outcome:
+        accepted = self.screen(msg)
+        try:
+            await self._accept(accepted)
+        except (SQLAlchemyError, OSError, MissingKeyError) as exc:
+            return self._storage_failed(accepted, exc)
+        return accepted.duplicate or await self.answer(accepted)
+
+    def screen(self, msg: InboundMessage) -> Accepted:
         text = (msg.text or "").strip()
         screened = self.lexicon.screen(text) if text else ScreenResult()
         if screened.alarmed:
             # Categories only: the message text never goes to the log.
             log.warning("safety screen: %s (%s)", ",".join(screened.categories), msg.channel)
-        try:
-            return await self._handle(msg, text, screened)
-        except (SQLAlchemyError, OSError, MissingKeyError) as exc:
-            log.error("storage failed for a %s message: %s", msg.channel, type(exc).__name__)
-            replies = emergency.screen_replies(screened.categories) or [{"text": emergency.fallback_text()}]
-            return Outcome(replies=replies, state=ConversationState.bot.value, risk=screened.risk, stored=False)
+        return Accepted(msg=msg, text=text, screened=screened)
 
-    async def _handle(self, msg: InboundMessage, text: str, screened: ScreenResult) -> Outcome:
+    async def accept(self, msg: InboundMessage) -> Accepted:
+        """Screen and store only. Raises on storage failure, so the caller does not acknowledge."""
+        accepted = self.screen(msg)
+        await self._accept(accepted)
+        return accepted
+
+    async def answer(self, accepted: Accepted) -> Outcome:
+        """Answer a stored message; never raises for storage: the emergency numbers still go out."""
+        try:
+            return await self._answer(accepted)
+        except (SQLAlchemyError, OSError, MissingKeyError) as exc:
+            return self._storage_failed(accepted, exc)
+
+    def _storage_failed(self, accepted: Accepted, exc: Exception) -> Outcome:
+        log.error("storage failed for a %s message: %s", accepted.msg.channel, type(exc).__name__)
+        screened = accepted.screened
+        replies = emergency.screen_replies(screened.categories) or [{"text": emergency.fallback_text()}]
+        return Outcome(replies=replies, state=ConversationState.bot.value, risk=screened.risk, stored=False)
+
+    async def _accept(self, accepted: Accepted) -> None:
+        msg, screened = accepted.msg, accepted.screened
         # 1. Store before answering; a retried platform message is answered from what was stored.
         async with self.sessions() as s, s.begin():
             conv = await conv_service.get_or_create_conversation(s, msg.channel, msg.user_id)
-            stored, created = await conv_service.store_inbound(s, conv, msg.text, msg.platform_message_id)
+            stored, created = await conv_service.store_inbound(s, conv, msg.text, msg.platform_message_id,
+                                                               list(msg.attachments) or None)
             if not created:
                 previous = await conv_service.replies_to(s, stored)
                 replies = [{"text": m.text or "", **({"buttons": m.buttons} if m.buttons else {})} for m in previous]
-                return Outcome(replies=replies or [{"text": "메시지를 받았어요. 잠시만 기다려 주세요."}],
-                               state=conv.state, risk=conv.risk, message_id=stored.id)
+                accepted.duplicate = Outcome(
+                    replies=replies or [{"text": "메시지를 받았어요. 잠시만 기다려 주세요."}],
+                    state=conv.state, risk=conv.risk, message_id=stored.id, reply_ids=[m.id for m in previous])
+                return
             if screened.alarmed:
                 await conv_service.raise_risk(s, conv, screened.risk, "safety_screen",
                                               categories=screened.categories)
                 await conv_service.request_handoff(s, conv, "safety_screen", reason="safety_screen")
-            conv_id, public_id, state, risk = conv.id, conv.public_id, conv.state, conv.risk
-            inbound_id = stored.id
-        self.live.publish({"type": "message", "conversation": public_id, "message_id": inbound_id,
-                           "direction": "in", "state": state, "risk": risk, "channel": msg.channel})
+            accepted.conv_id, accepted.public_id = conv.id, conv.public_id
+            accepted.state, accepted.risk, accepted.inbound_id = conv.state, conv.risk, stored.id
+        self.live.publish({"type": "message", "conversation": accepted.public_id, "message_id": accepted.inbound_id,
+                           "direction": "in", "state": accepted.state, "risk": accepted.risk,
+                           "channel": msg.channel})
+
+    async def _answer(self, accepted: Accepted) -> Outcome:
+        msg, text, screened = accepted.msg, accepted.text, accepted.screened
+        conv_id, public_id, state, risk = accepted.conv_id, accepted.public_id, accepted.state, accepted.risk
+        inbound_id = accepted.inbound_id
 
         # 2. Answer. The screen's reply needs nothing else; the bot answers only while it holds
         #    the conversation; attachments get a short text (they are kept for the counsellor).
@@ -119,8 +167,9 @@ class Router:
             if failed_component:
                 await conv_service.record_failure(s, conv, failed_component, "unavailable")
                 await conv_service.request_handoff(s, conv, "system", reason=f"{failed_component}_unavailable")
-            await conv_service.store_replies(s, conv, replies, inbound)
+            stored_replies = await conv_service.store_replies(s, conv, replies, inbound)
             state, risk = conv.state, risk_max(conv.risk, screened.risk)
         self.live.publish({"type": "message", "conversation": public_id, "message_id": inbound_id,
                            "direction": "out", "state": state, "risk": risk, "channel": msg.channel})
-        return Outcome(replies=replies, state=state, risk=risk, message_id=inbound_id)
+        return Outcome(replies=replies, state=state, risk=risk, message_id=inbound_id,
+                       reply_ids=[m.id for m in stored_replies])

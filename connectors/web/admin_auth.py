@@ -25,12 +25,12 @@ from aiohttp import web
 from assistant.settings import Settings
 from connectors.appkeys import SETTINGS
 from connectors.web.admin_html import CSP, e, page
+from connectors.web.cookies import CSRF_HEADER, set_session_cookie, tokens_match
 
 COOKIE = "dasi_admin"
 SESSION_TTL = 8 * 3600
 LOGIN_FORM_TTL = 3600  # the not-yet-signed-in session that only carries the login form's token
 LOGIN_DELAY = 1.0  # seconds, after a wrong secret
-CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf"
 LOGIN_LOCK = web.AppKey("admin_login_lock", asyncio.Lock)
 _NAME = re.compile(r"[^\w .·-]", re.UNICODE)
@@ -97,8 +97,8 @@ def current(request: web.Request) -> AdminSession | None:
 def _set_cookie(request: web.Request, response: web.StreamResponse, session: AdminSession) -> None:
     key = _key(request)
     assert key is not None
-    response.set_cookie(COOKIE, encode(key, session), max_age=max(0, session.expires - int(time.time())),
-                        path="/admin", httponly=True, samesite="Strict", secure=request.secure)
+    set_session_cookie(request, response, COOKIE, encode(key, session), session.expires - int(time.time()),
+                       "/admin")
 
 
 def redirect(location: str) -> web.Response:
@@ -125,7 +125,7 @@ async def check_csrf(request: web.Request, session: AdminSession) -> None:
     token = request.headers.get(CSRF_HEADER)
     if token is None:
         token = (await request.post()).get(CSRF_FIELD)
-    if not isinstance(token, str) or not hmac.compare_digest(token.encode(), session.csrf.encode()):
+    if not tokens_match(token, session.csrf):
         raise _forbidden()
 
 
@@ -133,7 +133,8 @@ def login_required(handler: Handler) -> Handler:
     """Signed in, or sent to the login page; a POST also needs the session's CSRF token."""
     @functools.wraps(handler)
     async def wrapped(request: web.Request) -> web.StreamResponse:
-        session = current(request)
+        # Staff accounts (editor, admin) signed in through the console are let in as well.
+        session = current(request) or await _staff_session(request)
         if session is None or not session.signed_in:
             if request.method == "GET":
                 raise web.HTTPSeeOther(f"/admin/login?next={quote(request.path_qs)}")
@@ -157,9 +158,20 @@ async def _signed_out(request: web.Request) -> web.Response:
                                    f'저장하지 않았어요.</p>{keep}<p><a href="/admin/login">로그인</a></p>', status=401)
 
 
+async def _staff_session(request: web.Request) -> AdminSession | None:
+    from connectors.web.console_auth import KNOWLEDGE_ROLES, current_user
+
+    user = await current_user(request)
+    if user is None or user.role not in KNOWLEDGE_ROLES:
+        return None
+    return AdminSession(user.csrf, int(time.time()) + SESSION_TTL, f"user:{user.login}")
+
+
 def author(request: web.Request) -> str:
     """Who a revision is attributed to: everyone shares one secret, so the name given at sign-in."""
     user = request[ADMIN].user or ""
+    if user.startswith("user:"):  # a staff account: its login, not a typed-in name
+        return user
     return f"admin:{user}" if user else "admin"
 
 
@@ -180,13 +192,16 @@ def _login_page(csrf: str, next_: str, name: str = "", error: str = "", status: 
             f'value="{e(name)}" autocomplete="nickname"></label>'
             f'<button type="submit" class="primary">로그인</button></form>'
             f'<p class="hint">직원 계정이 생기기 전까지는 센터에서 정한 관리자 비밀번호로 들어와요. '
-            f'로그인은 8시간 동안 유지돼요.</p>')
+            f'로그인은 8시간 동안 유지돼요.</p>{STAFF_LINK}')
     return page("관리자 로그인", body, status=status)
+
+
+STAFF_LINK = '<p class="hint"><a href="/console">직원 계정(편집자·관리자)으로 로그인</a></p>'
 
 
 def _disabled() -> web.Response:
     return page("관리자 로그인", '<p class="error">관리자 비밀번호(DASI_ADMIN_SECRET)나 서명 키(DASI_SECRET_KEY)가 '
-                             '설정되지 않아 관리 화면을 쓸 수 없어요. 운영자에게 문의하세요.</p>', status=503)
+                             '설정되지 않아 관리 화면을 쓸 수 없어요. 운영자에게 문의하세요.</p>' + STAFF_LINK, status=503)
 
 
 async def login_form(request: web.Request) -> web.StreamResponse:
@@ -230,8 +245,11 @@ async def login(request: web.Request) -> web.StreamResponse:
 
 @login_required
 async def logout(request: web.Request) -> web.StreamResponse:
+    from connectors.web.console_auth import sign_out
+
     response = redirect("/admin/login")
     response.del_cookie(COOKIE, path="/admin")
+    await sign_out(request, response)  # a staff account's console session ends too
     return response
 
 

@@ -53,7 +53,8 @@ async def get_messages(request: web.Request) -> web.Response:
         raise ApiError(400, "invalid_after", "after must be a message id")
     router = request.app[ROUTER]
     async with router.sessions() as s:
-        conv = await conv_service.find_open_conversation(s, "web", session)
+        # The latest, even if closed: the closing notice must still reach the person.
+        conv = await conv_service.find_latest_conversation(s, "web", session)
         if conv is None:
             return web.json_response({"messages": [], "state": "bot"})
         rows = (await s.scalars(select(Message).where(

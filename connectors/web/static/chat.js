@@ -16,8 +16,10 @@
   var session = sessionStorage.getItem("dasi-session");
   if (!session) { session = newId(); sessionStorage.setItem("dasi-session", session); }
 
+  var socket = null;
   function quickExit() {
     try { sessionStorage.clear(); } catch (e) {}
+    if (socket) { socket.onclose = null; socket.close(); }
     log.innerHTML = "";
     // replace(): the chat is not left in the back-button history.
     window.location.replace(NEUTRAL);
@@ -53,6 +55,7 @@
       method: "POST", headers: {"Content-Type": "application/json"},
       body: JSON.stringify({session: session, text: text, id: session.slice(0, 12) + "-" + Date.now() + "-" + seq})
     }).then(function (r) { return r.json(); }).then(function (data) {
+      if (data.state) state = data.state;
       (data.replies || []).forEach(function (r) { show("bot", r.text, r.buttons); });
       if (!data.replies) show("system", data.message || "오류가 생겼어요. 위험하면 112에 연락하세요.");
     }).catch(function () {
@@ -60,17 +63,54 @@
     });
   }
 
-  // Counsellor replies arrive by polling (the console issue adds a websocket).
+  // Counsellor replies and notices: the websocket says "something new" and we fetch it at once;
+  // polling stays as the fallback (every 4 s while the websocket is down, 20 s while it is up).
+  var polling = false, again = false, timer = null, state = "bot";
+  var typing = document.getElementById("typing");
+  function live() { return socket && socket.readyState === 1; }
   function poll() {
+    clearTimeout(timer);
+    if (polling) { again = true; return; }
+    polling = true;
     fetch("/api/webchat/messages?session=" + encodeURIComponent(session) + "&after=" + lastId)
       .then(function (r) { return r.json(); })
       .then(function (data) {
+        state = data.state || state;
         (data.messages || []).forEach(function (m) {
-          lastId = Math.max(lastId, m.id);
-          if (m.author !== "bot") show(m.author, m.text, m.buttons);
+          if (m.id <= lastId) return;
+          lastId = m.id;
+          if (m.author !== "bot") { typing.hidden = true; show(m.author, m.text, m.buttons); }
         });
-      }).catch(function () {}).then(function () { setTimeout(poll, 4000); });
+      }).catch(function () {}).then(function () {
+        polling = false;
+        if (again) { again = false; poll(); return; }
+        timer = setTimeout(poll, live() ? 20000 : 4000);
+      });
   }
+  function connect(delay) {
+    if (!window.WebSocket) return;
+    var proto = location.protocol === "https:" ? "wss://" : "ws://";
+    socket = new WebSocket(proto + location.host + "/api/webchat/ws?session=" + encodeURIComponent(session));
+    socket.onmessage = function (m) {
+      var ev; try { ev = JSON.parse(m.data); } catch (e) { return; }
+      if (ev.state) state = ev.state;
+      if (ev.type === "typing") {
+        typing.hidden = false;
+        setTimeout(function () { typing.hidden = true; }, 5000);
+      } else { poll(); }
+    };
+    socket.onclose = function () {
+      var next = Math.min((delay || 1000) * 2, 30000);
+      setTimeout(function () { connect(next); }, delay || 1000);
+    };
+  }
+  var lastTyping = 0;
+  input.addEventListener("input", function () {
+    // Only a counsellor sees typing; the bot does not need it.
+    if (state === "counsellor" && live() && Date.now() - lastTyping > 3000) {
+      lastTyping = Date.now(); socket.send(JSON.stringify({type: "typing"}));
+    }
+  });
 
   form.addEventListener("submit", function (e) {
     e.preventDefault();
@@ -82,5 +122,5 @@
   input.addEventListener("keydown", function (e) {
     if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); form.requestSubmit(); }
   });
-  send("/greet", null).then(poll);  // the welcome, without a bubble the person did not type
+  send("/greet", null).then(function () { connect(); poll(); });  // the welcome, without a bubble the person did not type
 })();

@@ -1,0 +1,53 @@
+"""Which platform channels are on (those whose secrets are set), their routes, and the outbox that
+sends through them. A channel that is off has no route: its webhook answers 404."""
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+
+from connectors import kakao, meta, x
+from connectors.appkeys import HTTP, LIVE, OUTBOX, ROUTER, SETTINGS
+from connectors.outbound import Outbox
+
+log = logging.getLogger("dasi.channels")
+
+
+def enabled(app: web.Application) -> list[str]:
+    s = app[SETTINGS]
+    return [name for name, on in (("kakao", s.kakao_enabled), ("meta", s.meta_enabled), ("x", s.x_enabled)) if on]
+
+
+def setup(app: web.Application) -> None:
+    """Routes, at app creation (aiohttp freezes the router at startup)."""
+    on = enabled(app)
+    for name, module in (("kakao", kakao), ("meta", meta), ("x", x)):
+        if name in on:
+            module.setup(app)
+
+
+async def start(app: web.Application) -> None:
+    """The outbox and each channel's sender, once the HTTP client and the router exist."""
+    settings, router = app[SETTINGS], app[ROUTER]
+    outbox = Outbox(settings, router.sessions, app[LIVE])
+    on = enabled(app)
+    if "kakao" in on:
+        outbox.register("kakao", kakao.KakaoSender(settings, router.sessions, app[HTTP]))
+    if "meta" in on:
+        sender = meta.MetaSender(settings, app[HTTP])
+        outbox.register("instagram", sender)
+        outbox.register("messenger", sender)
+    if "x" in on:
+        outbox.register("x", x.XSender(settings, app[HTTP]))
+    app[OUTBOX] = outbox
+    log.info("channels on: %s (off: %s)", ", ".join(["web", *on]),
+             ", ".join(n for n in ("kakao", "meta", "x") if n not in on) or "none")
+    try:
+        await outbox.resume()
+    except Exception as exc:  # a database problem at startup must not keep the gateway down
+        log.error("could not resume stored deliveries: %s", type(exc).__name__)
+
+
+async def stop(app: web.Application) -> None:
+    if OUTBOX in app:
+        await app[OUTBOX].close()
