@@ -4,6 +4,8 @@ Pure Python with no dependencies, so the Rasa virtualenv can import it too.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import re
 import unicodedata
 
@@ -70,28 +72,34 @@ def choseong(text: str) -> str:
     return "".join(out)
 
 
-def _compose_run(run: str) -> str:
-    """Compose one run of compatibility jamo; consonants with no vowel stay as they are."""
-    out: list[str] = []
-    i, n = 0, len(run)
+def compose_groups(chars: Sequence[str]) -> list[tuple[str, int, int]]:
+    """Compose a sequence of characters in which loose compatibility jamo may appear: one
+    (output character, first index, last index) per output, so callers can keep a map back to the
+    input. Consonants with no vowel stay as they are."""
+    out: list[tuple[str, int, int]] = []
+    i, n = 0, len(chars)
     while i < n:
-        c = run[i]
-        if c in CHOSEONG and i + 1 < n and run[i + 1] in VOWELS:
-            vowel, j = run[i + 1], i + 2
-            if j < n and (vowel, run[j]) in _VOWEL_PAIRS:
-                vowel, j = _VOWEL_PAIRS[(vowel, run[j])], j + 1
+        c = chars[i]
+        if c in CHOSEONG and i + 1 < n and chars[i + 1] in VOWELS:
+            vowel, j = chars[i + 1], i + 2
+            if j < n and (vowel, chars[j]) in _VOWEL_PAIRS:
+                vowel, j = _VOWEL_PAIRS[(vowel, chars[j])], j + 1
             final = " "
             # A consonant is a final only if no vowel follows it (else it leads the next syllable).
-            if j < n and run[j] in JONGSEONG[1:] and not (j + 1 < n and run[j + 1] in VOWELS):
-                final, j = run[j], j + 1
-                if j < n and (final, run[j]) in _FINAL_PAIRS and not (j + 1 < n and run[j + 1] in VOWELS):
-                    final, j = _FINAL_PAIRS[(final, run[j])], j + 1
-            out.append(_syllable(c, vowel, final))
+            if j < n and chars[j] in JONGSEONG[1:] and not (j + 1 < n and chars[j + 1] in VOWELS):
+                final, j = chars[j], j + 1
+                if j < n and (final, chars[j]) in _FINAL_PAIRS and not (j + 1 < n and chars[j + 1] in VOWELS):
+                    final, j = _FINAL_PAIRS[(final, chars[j])], j + 1
+            out.append((_syllable(c, vowel, final), i, j - 1))
             i = j
         else:
-            out.append(c)
+            out.append((c, i, i))
             i += 1
-    return "".join(out)
+    return out
+
+
+def _compose_run(run: str) -> str:
+    return "".join(c for c, _, _ in compose_groups(run))
 
 
 def compose(text: str) -> str:

@@ -15,7 +15,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from assistant.hangul import CHOSEONG, JONGSEONG, JUNGSEONG, _FINAL_PAIRS, _VOWEL_PAIRS, _syllable, nfkc
+from assistant.hangul import CHOSEONG, JONGSEONG, JUNGSEONG, compose_groups, nfkc
 
 VOWELS = frozenset(JUNGSEONG)
 LEADS = frozenset(CHOSEONG)
@@ -207,31 +207,9 @@ def _join_spacing(cs: list[str], st: list[int], en: list[int]) -> tuple[list[str
 
 
 def _compose(cs: list[str], st: list[int], en: list[int]) -> tuple[list[str], list[int], list[int]]:
-    """Loose jamo → syllables (same rules as assistant.hangul.compose), spans kept."""
-    oc, os_, oe = [], [], []
-    i, n = 0, len(cs)
-    while i < n:
-        c = cs[i]
-        if c in LEADS and i + 1 < n and cs[i + 1] in VOWELS:
-            vowel, j = cs[i + 1], i + 2
-            if j < n and (vowel, cs[j]) in _VOWEL_PAIRS:
-                vowel, j = _VOWEL_PAIRS[(vowel, cs[j])], j + 1
-            final = " "
-            if j < n and cs[j] in CONSONANTS and cs[j] != "ㄸ" and cs[j] != "ㅃ" and cs[j] != "ㅉ" \
-                    and not (j + 1 < n and cs[j + 1] in VOWELS):
-                final, j = cs[j], j + 1
-                if j < n and (final, cs[j]) in _FINAL_PAIRS and not (j + 1 < n and cs[j + 1] in VOWELS):
-                    final, j = _FINAL_PAIRS[(final, cs[j])], j + 1
-            oc.append(_syllable(c, vowel, final))
-            os_.append(st[i])
-            oe.append(en[j - 1])
-            i = j
-        else:
-            oc.append(c)
-            os_.append(st[i])
-            oe.append(en[i])
-            i += 1
-    return oc, os_, oe
+    """Loose jamo → syllables (assistant.hangul's rules), spans kept."""
+    groups = compose_groups(cs)
+    return [c for c, _, _ in groups], [st[a] for _, a, _ in groups], [en[b] for _, _, b in groups]
 
 
 def _abbreviations(cs: list[str], st: list[int], en: list[int]) -> tuple[list[str], list[int], list[int]]:
