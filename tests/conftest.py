@@ -3,9 +3,12 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
+from aiohttp import web
 from cryptography.fernet import Fernet
 
 from assistant.settings import get_settings
@@ -17,6 +20,19 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@asynccontextmanager
+async def serve(app: web.Application, **runner_options) -> AsyncIterator[str]:
+    """Serve an aiohttp app (the gateway or a fake server) on a free local port; yields its URL."""
+    runner = web.AppRunner(app, **runner_options)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()
 
 
 @pytest.fixture

@@ -7,14 +7,13 @@ import shutil
 from pathlib import Path
 
 import pytest
-from aiohttp import web
 from playwright.async_api import async_playwright, expect
 
 from assistant.settings import get_settings
 from casebook.migrate import upgrade
 from connectors.gateway import create_app
 from knowledge.index import KnowledgeIndex, build
-from tests.conftest import ROOT, free_port
+from tests.conftest import ROOT, free_port, serve
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -43,12 +42,8 @@ async def gateway(env, tmp_path):
     settings = get_settings()
     upgrade()
     await asyncio.get_running_loop().run_in_executor(None, build, settings)
-    runner = web.AppRunner(create_app(settings))
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    yield settings, f"http://127.0.0.1:{port}"
-    await runner.cleanup()
+    async with serve(create_app(settings)) as url:
+        yield settings, url
 
 
 async def search(settings, query: str) -> list[str]:

@@ -22,7 +22,7 @@ from casebook.db import close_engines, sessionmaker
 from casebook.migrate import upgrade
 from casebook.models import Assignment, AuditEntry, ConversationEvent, User, utcnow
 from connectors.gateway import create_app
-from tests.conftest import free_port
+from tests.conftest import free_port, serve
 
 PASSWORD = "상담-비밀번호-2026"
 USERS = {"kim": "counsellor", "lee": "counsellor", "park": "supervisor", "choi": "editor", "jung": "admin"}
@@ -528,12 +528,8 @@ async def fake_rasa():
 
     app = web.Application()
     app.router.add_post("/webhooks/rest/webhook", webhook)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    yield f"http://127.0.0.1:{port}", asked
-    await runner.cleanup()
+    async with serve(app) as url:
+        yield url, asked
 
 
 async def test_rasa_is_not_asked_while_a_counsellor_holds_the_conversation(env, database_url, fake_rasa):

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from aiohttp import web
 from playwright.async_api import async_playwright, expect
 
 from assistant.settings import get_settings
@@ -18,7 +17,7 @@ from casebook.db import sessionmaker
 from casebook.migrate import upgrade
 from connectors.gateway import create_app
 from detection.scan import scan
-from tests.conftest import free_port
+from tests.conftest import free_port, serve
 from tests.test_detection_pipeline import POSTS, FakeClassifier, write_jsonl, write_sources
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -42,12 +41,8 @@ async def gateway(env, tmp_path):
     async with sessionmaker(settings.database_url)() as s, s.begin():
         await accounts.create_user(s, "kim", "김상담", "counsellor", PASSWORD)
         await accounts.create_user(s, "ed", "편집자", "editor", PASSWORD)
-    runner = web.AppRunner(create_app(settings))
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    yield settings, f"http://127.0.0.1:{port}"
-    await runner.cleanup()
+    async with serve(create_app(settings)) as url:
+        yield settings, url
 
 
 async def test_api_needs_a_signed_in_reviewer(gateway):

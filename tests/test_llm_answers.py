@@ -14,7 +14,7 @@ from assistant.settings import get_settings
 from knowledge.articles import load_articles
 from knowledge.index import SearchHit
 from knowledge.llm import SYSTEM_RULES, llm_answer, warm_up
-from tests.conftest import free_port
+from tests.conftest import free_port, serve
 
 DEBT = "debt-advance-payment-void"
 HOTLINE = "emergency-1366"
@@ -55,14 +55,10 @@ async def fake_llm(env):
     fake = FakeLLM()
     app = web.Application()
     app.router.add_post("/v1/chat/completions", fake.handle)
-    runner = web.AppRunner(app, shutdown_timeout=0.2)  # do not wait out a deliberately slow reply
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    fake.url = f"http://127.0.0.1:{port}/v1"
-    env(DASI_LLM_BASE_URL=fake.url, DASI_LLM_MODEL="test-model", DASI_LLM_API_KEY="test-key", DASI_LLM_TIMEOUT="2")
-    yield fake
-    await runner.cleanup()
+    async with serve(app, shutdown_timeout=0.2) as url:  # do not wait out a deliberately slow reply
+        fake.url = f"{url}/v1"
+        env(DASI_LLM_BASE_URL=fake.url, DASI_LLM_MODEL="test-model", DASI_LLM_API_KEY="test-key", DASI_LLM_TIMEOUT="2")
+        yield fake
 
 
 @pytest.fixture(scope="module")
