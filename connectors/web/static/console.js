@@ -8,14 +8,7 @@
   var AUTHOR = {user: "내담자", bot: "챗봇", counsellor: "상담원", system: "안내"};
   var ROLE = {counsellor: "상담원", supervisor: "슈퍼바이저", editor: "편집자", admin: "관리자"};
   var csrf = null, me = null, current = null, socket = null, seenCritical = {};
-  var $ = function (id) { return document.getElementById(id); };
-
-  function el(tag, cls, text) {
-    var n = document.createElement(tag);
-    if (cls) n.className = cls;
-    if (text !== undefined && text !== null) n.textContent = text;
-    return n;
-  }
+  var $ = window.dasiUi.$, el = window.dasiUi.el;
   function showAlert(text) {
     var a = $("alert");
     a.textContent = text; a.hidden = !text;

@@ -5,14 +5,7 @@
   var REPORT = {draft: "초안", submitted: "제출됨", deleted: "삭제 확인", not_deleted: "삭제 안 됨", discarded: "폐기"};
   var KIND = {price: "가격", act: "성행위·서비스 표현", age: "연령 단서", contacts: "연락처"};
   var csrf = null, current = null;
-  var $ = function (id) { return document.getElementById(id); };
-
-  function el(tag, cls, text) {
-    var n = document.createElement(tag);
-    if (cls) n.className = cls;
-    if (text !== undefined && text !== null) n.textContent = text;
-    return n;
-  }
+  var $ = window.dasiUi.$, el = window.dasiUi.el;
   function alertMsg(text) { var a = $("alert"); a.textContent = text; a.hidden = !text; }
   function api(method, path, body) {
     var headers = {"Accept": "application/json"};
