@@ -239,6 +239,11 @@ def parser() -> argparse.ArgumentParser:
     from detection.cli import register as register_detect  # owns `dasi detect ...`
 
     register_detect(sub)
+    from casebook.stats_cli import register as register_stats  # owns `dasi stats`
+    from casebook.protection_cli import register as register_protection  # `dasi keys|retention|people`
+
+    register_stats(sub)
+    register_protection(sub)
     return p
 
 

@@ -47,3 +47,20 @@ def blind_index(*parts: str) -> str:
 
 def new_data_key() -> str:
     return Fernet.generate_key().decode("ascii")
+
+
+def encrypt_bytes(data: bytes) -> str:
+    """Uploaded documents: the bytes as one Fernet token (text, so it fits any database)."""
+    return cipher().encrypt(data).decode("ascii")
+
+
+def decrypt_bytes(token: str) -> bytes:
+    try:
+        return cipher().decrypt(token.encode("ascii"))
+    except InvalidToken as exc:
+        raise MissingKeyError("stored data cannot be decrypted with the configured DASI_DATA_KEY") from exc
+
+
+def rotate_token(token: str) -> str:
+    """Re-encrypt a token under the first (newest) key; `dasi keys rotate` runs this over every column."""
+    return cipher().rotate(token.encode("ascii")).decode("ascii")

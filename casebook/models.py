@@ -99,6 +99,11 @@ class Conversation(Base):
     # The counsellor holding it (state counsellor); set only by the queue's conditional UPDATE.
     assignee_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"),
                                                        nullable=True)
+    # The person behind it, once a counsellor links it (a person may write on several channels).
+    person_id: Mapped[Optional[int]] = mapped_column(ForeignKey("persons.id", ondelete="SET NULL"),
+                                                     nullable=True, index=True)
+    # Retention erased the content (messages' text, user_ref); the row stays for anonymous counts.
+    purged_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime, nullable=True)
 
     messages: Mapped[list["Message"]] = relationship(back_populates="conversation", order_by="Message.id")
 
@@ -248,3 +253,143 @@ class AuditEntry(Base):
     record_id: Mapped[str] = mapped_column(String(64), default="")
     ip: Mapped[str] = mapped_column(String(64), default="")
     detail: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+# --- Casebook: people, cases and the centre's case-management workflow (issue 7) ---------------
+# Everything that names or describes a person is encrypted; what stays in clear (dates, step codes,
+# service types, minutes, channel, support level) is what the year's anonymous statistics need, so
+# retention can erase the content and keep the counts.
+
+
+class Person(Base):
+    """A contact: may write on several channels (conversations) and have several cases over time."""
+
+    __tablename__ = "persons"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[Optional[str]] = mapped_column(EncryptedText, nullable=True)  # an alias is fine
+    contact: Mapped[Optional[dict]] = mapped_column(EncryptedJSON, nullable=True)  # phone, email, ...
+    youth: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_by: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Set by `dasi people erase` / retention: the content is gone, the row stays for counts (실인원).
+    erased_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime, nullable=True)
+
+
+class Case(Base):
+    """A case record. `step` is the current workflow step (casebook/workflow.py has the allowed moves)."""
+
+    __tablename__ = "cases"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    year: Mapped[int] = mapped_column(Integer)
+    seq: Mapped[int] = mapped_column(Integer)
+    number: Mapped[str] = mapped_column(String(12), unique=True)  # YYYY-NNNN
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id", ondelete="RESTRICT"), index=True)
+    # Opened from a conversation (its transcript is linked) or not (walk-in, phone, referral).
+    conversation_id: Mapped[Optional[int]] = mapped_column(ForeignKey("conversations.id", ondelete="SET NULL"),
+                                                           nullable=True)
+    route: Mapped[str] = mapped_column(String(12))  # online | phone | visit | referral
+    channel: Mapped[Optional[str]] = mapped_column(String(20), nullable=True)  # web, kakao, ... for online
+    referred_by: Mapped[Optional[str]] = mapped_column(EncryptedText, nullable=True)
+    step: Mapped[str] = mapped_column(String(12), index=True)
+    support_level: Mapped[Optional[str]] = mapped_column(String(10), nullable=True)  # urgent|intensive|general
+    owner_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True,
+                                                    index=True)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    closed_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime, nullable=True)
+    close_reason: Mapped[Optional[str]] = mapped_column(String(30), nullable=True)  # a code, not free text
+    referred_out: Mapped[bool] = mapped_column(Boolean, default=False)
+    reopened: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    purged_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime, nullable=True)
+
+    __table_args__ = (UniqueConstraint("year", "seq", name="uq_case_year_seq"),
+                      Index("ix_cases_opened", "opened_at"))
+
+
+class CaseMember(Base):
+    """Counsellors assigned to a case besides its owner: they may read and work on it."""
+
+    __tablename__ = "case_members"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (UniqueConstraint("case_id", "user_id", name="uq_case_member"),)
+
+
+class CaseStep(Base):
+    """One dated, attributed move through the workflow, with what was decided (encrypted)."""
+
+    __tablename__ = "case_steps"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    from_step: Mapped[Optional[str]] = mapped_column(String(12), nullable=True)
+    to_step: Mapped[str] = mapped_column(String(12))
+    on: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)  # when it happened (may be backdated)
+    actor_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    data: Mapped[Optional[dict]] = mapped_column(EncryptedJSON, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CaseService(Base):
+    """A service given (정서적지원, 법률지원, ...): counted every time (건수) in the statistics."""
+
+    __tablename__ = "case_services"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(12))  # casebook/workflow.py SERVICE_KINDS
+    on: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    counsellor_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    minutes: Mapped[int] = mapped_column(Integer, default=0)
+    partner: Mapped[Optional[str]] = mapped_column(EncryptedText, nullable=True)  # for linkage/legal/medical
+    note: Mapped[Optional[str]] = mapped_column(EncryptedText, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CaseEntry(Base):
+    """A note, referral or incident (what, when, where, perpetrators): the body is encrypted JSON."""
+
+    __tablename__ = "case_entries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(10))  # note | referral | incident
+    body: Mapped[dict] = mapped_column(EncryptedJSON)
+    author_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CaseDocument(Base):
+    """An uploaded file; name and bytes are encrypted (the bytes as a Fernet token)."""
+
+    __tablename__ = "case_documents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    filename: Mapped[str] = mapped_column(EncryptedText)
+    content_type: Mapped[str] = mapped_column(String(100), default="application/octet-stream")
+    size: Mapped[int] = mapped_column(Integer, default=0)
+    content: Mapped[str] = mapped_column(Text)  # crypto.encrypt_bytes token
+    uploaded_by: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class FollowUp(Base):
+    """사후관리: scheduled 3 and 6 months after closure; shown when due; done is dated and attributed."""
+
+    __tablename__ = "case_followups"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    due_on: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    months: Mapped[int] = mapped_column(Integer)  # 3 | 6
+    done_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime, nullable=True)
+    done_by: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    note: Mapped[Optional[str]] = mapped_column(EncryptedText, nullable=True)
+    cancelled: Mapped[bool] = mapped_column(Boolean, default=False)  # e.g. when the case is reopened

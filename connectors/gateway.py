@@ -21,6 +21,8 @@ from connectors.web import routes as web_routes
 from connectors.web import admin_knowledge
 from connectors.web import console_api
 from connectors.web import detection_review
+from connectors.web import console_cases
+from connectors.web import console_stats
 from knowledge.index import is_current, manifest
 
 log = logging.getLogger("dasi.gateway")
@@ -117,6 +119,8 @@ def create_app(settings: Settings | None = None) -> web.Application:
     admin_knowledge.setup(app)  # /admin/login and /admin/knowledge
     console_api.setup(app)  # /api/console/* and the websockets of the console and the web chat
     detection_review.setup(app)  # /console/detection and /api/detection/* (staff review)
+    console_cases.setup(app)  # /console/cases and /api/console/cases|persons|followups (case records)
+    console_stats.setup(app)  # /console/stats and /api/console/stats (supervisors)
     return app
 
 

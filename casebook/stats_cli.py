@@ -1,0 +1,5 @@
+"""Placeholder: being written (issue 7)."""
+
+
+def register(sub) -> None:
+    pass
