@@ -86,6 +86,9 @@ class Settings:
     outbound_attempts: int = 5
     outbound_backoff: float = 1.0  # first retry delay in seconds; doubles each time
     outbound_max_wait: float = 60.0  # longest single wait, whatever Retry-After asks for
+    # Retention (casebook/retention.py explains the defaults): days after closure / last activity.
+    retention_case_days: int = 1825
+    retention_conversation_days: int = 180
 
     @property
     def kakao_enabled(self) -> bool:
@@ -163,6 +166,8 @@ def load_settings() -> Settings:
         outbound_attempts=int(s.get("DASI_OUTBOUND_ATTEMPTS") or "5"),
         outbound_backoff=float(s.get("DASI_OUTBOUND_BACKOFF") or "1"),
         outbound_max_wait=float(s.get("DASI_OUTBOUND_MAX_WAIT") or "60"),
+        retention_case_days=int(s.get("DASI_RETENTION_CASE_DAYS") or "1825"),
+        retention_conversation_days=int(s.get("DASI_RETENTION_CONVERSATION_DAYS") or "180"),
     )
 
 

@@ -7,6 +7,8 @@
 3. Knowledge retrieval at the real articles and at 5,000 (generated) articles vs. BM25 only:
    recall@3, p50/p95 query latency, full reindex time (`--kb-articles N` changes the large size;
    `--no-kb` skips it: with e5 vectors the 5,000-article reindex takes several minutes).
+4. Casebook (bench/casebook.py): the year's statistics and the 10,000-case list vs. plain SQL, on SQLite
+   and PostgreSQL (DASI_BENCH_POSTGRES_URL); `--no-casebook` skips it, `python -m bench casebook` runs only it.
 """
 from __future__ import annotations
 
@@ -79,6 +81,10 @@ def bench_api(rounds: int = 5) -> None:
 
 
 def main() -> int:
+    if sys.argv[1:2] == ["casebook"]:  # python -m bench casebook [--rounds N]
+        from bench.casebook import main as bench_casebook
+
+        return bench_casebook(sys.argv[2:])
     if sys.argv[1:2] == ["detection"]:  # python -m bench detection [--million]
         from bench.detection import main as bench_detection
 
@@ -95,6 +101,10 @@ def main() -> int:
         from bench.detection import main as bench_detection
 
         bench_detection(sys.argv[1:])
+    if "--no-casebook" not in sys.argv:
+        from bench.casebook import main as bench_casebook
+
+        bench_casebook(sys.argv[1:])
     return 0
 
 
