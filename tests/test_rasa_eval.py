@@ -54,10 +54,9 @@ def test_heldout_set_is_large_and_unseen():
 def test_nlu_macro_f1_on_the_heldout_set(nlu_report):
     report, _ = nlu_report
     print("macro F1", report["macro avg"]["f1-score"], "accuracy", report["accuracy"])
-    # The conversation issue's target is 0.90. After every held-out line also found in the training
-    # data was removed (98 of them, mostly "네", "ㄱㅅ", "안녕"), the model scores 0.899: this floor
-    # keeps it from slipping back while the target is worked on.
-    assert report["macro avg"]["f1-score"] >= 0.88
+    # The conversation issue's target (held-out lines that also occur in the training data are
+    # refused by test_heldout_set_is_large_and_unseen, so this is measured on unseen text).
+    assert report["macro avg"]["f1-score"] >= 0.90
 
 
 def test_safety_intents_are_never_missed_once_the_screen_is_counted(nlu_report):
