@@ -72,9 +72,13 @@
     $("live").hidden = !staff; $("notify").hidden = !staff;
     $("show-audit").hidden = me.role !== "supervisor";
     $("kb-link").hidden = me.role !== "admin";
+    $("cases-link").hidden = !staff;
+    $("stats-link").hidden = me.role !== "supervisor";
     $("users").hidden = me.role !== "admin";
     $("held-title").textContent = me.role === "supervisor" ? "상담 중 (전체)" : "내 상담";
     if (staff) { connect(); loadQueue(); loadCounsellors(); }
+    // /console#<conversation id>: opened from a case page.
+    if (staff && /^#[0-9a-f-]{36}$/.test(location.hash)) openConversation(location.hash.slice(1));
     if (me.role === "admin") loadUsers();
   }
 
@@ -195,6 +199,7 @@
     var canClaim = c.state === "waiting" || c.state === "bot";
     var canAct = c.mine || (me.role === "supervisor" && c.state !== "closed");
     $("claim").hidden = !canClaim;
+    $("open-case").hidden = canClaim; $("person-box").hidden = canClaim;
     $("release").hidden = !(c.state === "counsellor" && canAct);
     $("close").hidden = !canAct || c.state === "closed";
     $("reply-form").hidden = !c.mine;
@@ -219,6 +224,7 @@
     if (atBottom) list.parentNode.scrollTop = list.parentNode.scrollHeight;
   }
   function openConversation(id, quiet) {
+    if (id !== current) { $("case-form").hidden = true; $("case-name").value = ""; }
     current = id;
     Array.prototype.forEach.call(document.querySelectorAll(".items li"), function (li) { li.classList.toggle("selected", li.dataset.id === id); });
     return api("GET", "/api/console/conversations/" + id).then(renderConversation).catch(function (err) {
@@ -260,6 +266,52 @@
   $("transfer-form").addEventListener("submit", function (e) {
     e.preventDefault();
     act("transfer", {to: $("transfer-to").value, note: $("transfer-note").value}, function () { $("transfer-note").value = ""; });
+  });
+
+  // --- cases: open one from this conversation, or link the conversation to a person already known ---------
+  function openCase(person) {
+    if (!current) return;
+    var body = {conversation_id: current, route: "online"};
+    if (person) body.person = person;
+    else if (linkedPerson[current]) body.person_id = linkedPerson[current];
+    api("POST", "/api/console/cases", body).then(function (data) {
+      window.location.href = "/console/cases#" + data.case.number;
+    }).catch(function (err) {
+      // A conversation not yet linked to anyone: ask for a name or alias first.
+      if (!person && err.code === "invalid_person") { $("case-form").hidden = false; $("case-name").focus(); }
+      else showAlert(err.message);
+    });
+  }
+  $("open-case").addEventListener("click", function () { openCase(null); });
+  $("case-form").addEventListener("submit", function (e) {
+    e.preventDefault();
+    var name = $("case-name").value.trim();
+    if (name) openCase({name: name});
+  });
+  var linkedPerson = {};
+  $("person-box").addEventListener("toggle", function () {
+    if (!$("person-box").open) return;
+    // The people this counsellor may see are those of their cases.
+    api("GET", "/api/console/cases?limit=200").then(function (data) {
+      var sel = $("person-pick"), seen = {};
+      sel.textContent = "";
+      data.cases.forEach(function (c) {
+        if (!c.person || seen[c.person.id]) return;
+        seen[c.person.id] = true;
+        var o = el("option", null, (c.person.name || "(이름 없음)") + " · 사례 " + c.number); o.value = c.person.id; sel.appendChild(o);
+      });
+      if (!sel.options.length) { var o = el("option", null, "볼 수 있는 사례가 없어요"); o.value = ""; sel.appendChild(o); }
+    }).catch(function (err) { showAlert(err.message); });
+  });
+  $("person-form").addEventListener("submit", function (e) {
+    e.preventDefault();
+    var id = parseInt($("person-pick").value, 10), conv = current;
+    if (!id || !conv) return;
+    api("POST", "/api/console/conversations/" + conv + "/person", {person_id: id}).then(function () {
+      linkedPerson[conv] = id;
+      showAlert("대화를 연결했어요: " + $("person-pick").selectedOptions[0].textContent);
+      $("person-box").open = false;
+    }).catch(function (err) { showAlert(err.message); });
   });
 
   // --- canned replies: inserted into the reply box, to edit before sending --------------------------
