@@ -12,85 +12,23 @@ from zoneinfo import ZoneInfo
 
 import aiohttp
 import pytest
-from aiohttp.test_utils import TestServer
 from sqlalchemy import func, select
 
-from assistant.settings import get_settings
-from casebook import accounts, workflow
+from casebook import workflow
 from casebook import conversations as conv_service
 from casebook.db import sessionmaker
-from casebook.migrate import upgrade
 from casebook.models import (AuditEntry, Case, CaseDocument, CaseEntry, CaseMember, CaseService, CaseStep, FollowUp,
                              Person)
-from connectors.gateway import create_app
 from connectors.web.routes import STATIC
-from tests.conftest import free_port
+from tests.console_client import PASSWORD, USERS, Staff, cheap_hashes, gateway  # noqa: F401 (fixtures)
 
-PASSWORD = "상담-비밀번호-2026"
-USERS = {"kim": "counsellor", "lee": "counsellor", "park": "supervisor", "choi": "editor", "jung": "admin"}
 SEOUL = ZoneInfo("Asia/Seoul")
 
 
-class Staff:
-    """One browser: its own cookie jar, and the CSRF token its sign-in returned."""
-
-    def __init__(self, base: str) -> None:
-        self.base = base
-        self.http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
-        self.csrf = ""
-
-    async def login(self, login: str) -> aiohttp.ClientResponse:
-        resp = await self.http.post(f"{self.base}/api/console/login", json={"login": login, "password": PASSWORD})
-        if resp.status == 200:
-            self.csrf = (await resp.json())["csrf_token"]
-        return resp
-
-    async def get(self, path: str) -> aiohttp.ClientResponse:
-        return await self.http.get(self.base + path, allow_redirects=False)
-
-    async def post(self, path: str, body=None, **kw) -> aiohttp.ClientResponse:
-        if "data" in kw:
-            return await self.http.post(self.base + path, headers={"X-CSRF-Token": self.csrf}, **kw)
-        return await self.http.post(self.base + path, json={} if body is None else body,
-                                    headers={"X-CSRF-Token": self.csrf})
-
-    async def json(self, method: str, path: str, body=None, status: int = 200) -> dict:
-        resp = await (self.get(path) if method == "GET" else self.post(path, body))
-        payload = await resp.json()
-        assert resp.status == status, (resp.status, payload)
-        return payload
-
-
-@pytest.fixture(autouse=True)
-def cheap_hashes(monkeypatch):
-    from argon2 import PasswordHasher
-
-    monkeypatch.setattr(accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
-
-
 @pytest.fixture
-async def gateway(env, database_url):
-    env(DASI_DATABASE_URL=database_url, DASI_RASA_URL=f"http://127.0.0.1:{free_port()}",
-        DASI_ACTIONS_URL=f"http://127.0.0.1:{free_port()}", DASI_RASA_TIMEOUT="1")
-    upgrade()
-    async with sessionmaker()() as s, s.begin():
-        for login, role in USERS.items():
-            await accounts.create_user(s, login, f"{login}-이름", role, PASSWORD)
-    server = TestServer(create_app(get_settings()))
-    await server.start_server()
-    browsers: list[Staff] = []
-
-    async def staff(login: str | None = None) -> Staff:
-        b = Staff(str(server.make_url("")).rstrip("/"))
-        browsers.append(b)
-        if login:
-            assert (await b.login(login)).status == 200
-        return b
-
-    yield staff
-    for b in browsers:
-        await b.http.close()
-    await server.close()
+def staff(gateway):
+    """`await staff("kim")`: a browser signed in as kim (tests.console_client.USERS)."""
+    return gateway[1]
 
 
 async def queued(user: str, channel: str = "web", text_: str = "도와주세요") -> str:
@@ -165,8 +103,8 @@ async def count(model) -> int:
 
 # --- case numbers -------------------------------------------------------------------------------------
 
-async def test_numbers_follow_the_korean_year_and_stay_distinct_when_opened_at_once(gateway):
-    kim, lee = await gateway("kim"), await gateway("lee")
+async def test_numbers_follow_the_korean_year_and_stay_distinct_when_opened_at_once(staff):
+    kim, lee = await staff("kim"), await staff("lee")
     first = (await open_case(kim, opened_at="2025-02-01"))["case"]
     # 10 openings at once from two signed-in counsellors, for new people and (with no write before the
     # number is taken) for kim's existing person: 10 distinct numbers, 2..11 of that year.
@@ -193,8 +131,8 @@ async def test_numbers_follow_the_korean_year_and_stay_distinct_when_opened_at_o
     assert all(n == f"{y}-{q:04d}" for y, q, n in stored)
 
 
-async def test_the_list_is_newest_first_filtered_and_paged(gateway):
-    kim = await gateway("kim")
+async def test_the_list_is_newest_first_filtered_and_paged(staff):
+    kim = await staff("kim")
     opened = ["2025-01-01", "2025-06-01", "2024-03-01", "2025-06-01T18:00:00"]
     numbers = [(await open_case(kim, opened_at=day))["case"]["number"] for day in opened]
     expected = [n for _, n in sorted(zip([datetime.fromisoformat(d) for d in opened], numbers), reverse=True)]
@@ -212,8 +150,8 @@ async def test_the_list_is_newest_first_filtered_and_paged(gateway):
 
 # --- the workflow, from its table -----------------------------------------------------------------------
 
-async def test_every_allowed_move_in_the_table(gateway):
-    kim = await gateway("kim")
+async def test_every_allowed_move_in_the_table(staff):
+    kim = await staff("kim")
     for (frm, to), transition in workflow.TRANSITIONS.items():
         number = await case_at(kim, frm, on="2025-02-05", opened_at="2025-02-01")
         data = sample_data(transition)
@@ -232,8 +170,8 @@ async def test_every_allowed_move_in_the_table(gateway):
     assert steps == sum(len(path_to(frm)) + 2 for frm, _ in workflow.TRANSITIONS)
 
 
-async def test_refused_moves_and_missing_data(gateway):
-    kim = await gateway("kim")
+async def test_refused_moves_and_missing_data(staff):
+    kim = await staff("kim")
     at = {step: await case_at(kim, step) for step in workflow.STEPS}
     for step, number in at.items():
         for to in workflow.STEPS:
@@ -267,8 +205,8 @@ async def test_refused_moves_and_missing_data(gateway):
     assert case["referred_out"] is True and case["close_reason"] == "referred"
 
 
-async def test_two_moves_at_once_only_one_wins(gateway):
-    kim, lee = await gateway("kim"), await gateway("park")
+async def test_two_moves_at_once_only_one_wins(staff):
+    kim, lee = await staff("kim"), await staff("park")
     number = (await open_case(kim))["case"]["number"]
     data = sample_data(workflow.TRANSITIONS[("intake", "eligibility")])
     path = f"/api/console/cases/{number}/transition"
@@ -278,8 +216,8 @@ async def test_two_moves_at_once_only_one_wins(gateway):
     assert [(s["from"], s["to"]) for s in steps] == [(None, "intake"), ("intake", "eligibility")]
 
 
-async def test_plan_stores_the_support_level(gateway):
-    kim = await gateway("kim")
+async def test_plan_stores_the_support_level(staff):
+    kim = await staff("kim")
     number = await case_at(kim, "assessment")
     data = {**sample_data(workflow.TRANSITIONS[("assessment", "planning")]), "support_level": "intensive"}
     case = (await move(kim, number, "planning", data=data))["case"]
@@ -299,8 +237,8 @@ def months_later(day: date, months: int) -> date:
     return date(y, m, min(day.day, last))
 
 
-async def test_closing_schedules_follow_ups_due_when_their_date_passed_and_reopening_cancels_them(gateway):
-    kim = await gateway("kim")
+async def test_closing_schedules_follow_ups_due_when_their_date_passed_and_reopening_cancels_them(staff):
+    kim = await staff("kim")
     today = datetime.now(SEOUL).date()
     old = await case_at(kim, "service", on="2025-01-20", opened_at="2025-01-10")
     close_on = date(2025, 8, 31)  # a month end: +6 months is the end of February
@@ -345,8 +283,8 @@ async def test_closing_schedules_follow_ups_due_when_their_date_passed_and_reope
 
 # --- permissions --------------------------------------------------------------------------------------
 
-async def test_counsellors_see_their_cases_supervisors_all_other_roles_none(gateway):
-    kim, lee, park = await gateway("kim"), await gateway("lee"), await gateway("park")
+async def test_counsellors_see_their_cases_supervisors_all_other_roles_none(staff):
+    kim, lee, park = await staff("kim"), await staff("lee"), await staff("park")
     a = (await open_case(kim, person=new_person("김의-사람")))["case"]
     b = (await open_case(lee, person=new_person("이의-사람")))["case"]
     upload = aiohttp.FormData()
@@ -397,7 +335,7 @@ async def test_counsellors_see_their_cases_supervisors_all_other_roles_none(gate
     assert (await park.post(f"{bb}/owner", {"login": "choi"})).status == 400  # an editor cannot own cases
 
     for login in ("choi", "jung"):  # editor and admin: no case records at all
-        other = await gateway(login)
+        other = await staff(login)
         for resp in [await other.get("/api/console/cases"), await other.get(bb),
                      await other.get("/api/console/followups/due"),
                      await other.get(f"/api/console/persons/{b['person']['id']}"),
@@ -408,8 +346,8 @@ async def test_counsellors_see_their_cases_supervisors_all_other_roles_none(gate
 
 # --- audit --------------------------------------------------------------------------------------------
 
-async def test_every_read_is_audited_and_no_content_reaches_the_log(gateway):
-    kim, park = await gateway("kim"), await gateway("park")
+async def test_every_read_is_audited_and_no_content_reaches_the_log(staff):
+    kim, park = await staff("kim"), await staff("park")
     planted = ["PLANTED홍길동", "010-7731-4242", "PLANTED메모", "PLANTED가해자", "PLANTED.pdf", "PLANTEDBYTES",
                "PLANTED기관", "PLANTED사유"]
     case = (await open_case(kim, person={"name": planted[0], "contact": {"phone": planted[1]}},
@@ -463,8 +401,8 @@ async def test_every_read_is_audited_and_no_content_reaches_the_log(gateway):
 
 # --- people and conversations --------------------------------------------------------------------------
 
-async def test_a_new_conversation_is_linked_to_an_existing_person(gateway):
-    kim, lee = await gateway("kim"), await gateway("lee")
+async def test_a_new_conversation_is_linked_to_an_existing_person(staff):
+    kim, lee = await staff("kim"), await staff("lee")
     first = await queued("person-a", "web")
     assert (await kim.post(f"/api/console/conversations/{first}/claim")).status == 200
     case = (await kim.json("POST", "/api/console/cases", {"conversation_id": first, "route": "phone",
@@ -502,8 +440,8 @@ async def test_a_new_conversation_is_linked_to_an_existing_person(gateway):
 
 # --- bad input ----------------------------------------------------------------------------------------
 
-async def test_bad_input_is_refused_clearly_and_nothing_is_stored(gateway):
-    kim = await gateway("kim")
+async def test_bad_input_is_refused_clearly_and_nothing_is_stored(staff):
+    kim = await staff("kim")
     number = (await open_case(kim, opened_at="2025-05-01"))["case"]["number"]
     base = f"/api/console/cases/{number}"
     models = (Person, Case, CaseStep, CaseService, CaseEntry, CaseDocument, FollowUp, CaseMember)
@@ -590,8 +528,8 @@ async def test_bad_input_is_refused_clearly_and_nothing_is_stored(gateway):
     assert "filename*=UTF-8''%EC%A6%9D" in got.headers["Content-Disposition"]
 
 
-async def test_the_page_is_served_with_the_console_headers(gateway):
-    b = await gateway()
+async def test_the_page_is_served_with_the_console_headers(staff):
+    b = await staff()
     resp = await b.get("/console/cases")
     assert resp.status == (200 if (STATIC / "cases.html").is_file() else 404)
     if resp.status == 200:

@@ -23,66 +23,9 @@ from casebook.migrate import upgrade
 from casebook.models import Assignment, AuditEntry, ConversationEvent, User, utcnow
 from connectors.gateway import create_app
 from tests.conftest import free_port, serve
+from tests.console_client import PASSWORD, USERS, Staff, cheap_hashes, gateway  # noqa: F401 (fixtures)
 
-PASSWORD = "상담-비밀번호-2026"
-USERS = {"kim": "counsellor", "lee": "counsellor", "park": "supervisor", "choi": "editor", "jung": "admin"}
 TEXT = "선불금 때문에 일을 그만두지 못하고 있어요"
-
-
-class Staff:
-    """One browser: its own cookie jar, and the CSRF token its sign-in returned."""
-
-    def __init__(self, base: str) -> None:
-        self.base = base
-        self.http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
-        self.csrf = ""
-
-    async def login(self, login: str, password: str = PASSWORD, **extra) -> aiohttp.ClientResponse:
-        resp = await self.http.post(f"{self.base}/api/console/login", json={"login": login, "password": password, **extra})
-        if resp.status == 200:
-            self.csrf = (await resp.json())["csrf_token"]
-        return resp
-
-    async def get(self, path: str) -> aiohttp.ClientResponse:
-        return await self.http.get(self.base + path, allow_redirects=False)
-
-    async def post(self, path: str, body: dict | None = None, csrf: str | None = None) -> aiohttp.ClientResponse:
-        headers = {"X-CSRF-Token": self.csrf if csrf is None else csrf} if csrf != "" else {}
-        return await self.http.post(self.base + path, json=body or {}, headers=headers)
-
-
-@pytest.fixture(autouse=True)
-def cheap_hashes(monkeypatch):
-    """Argon2 at its lowest cost: the tests are about the rules, not the hash's strength."""
-    from argon2 import PasswordHasher
-
-    monkeypatch.setattr(accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
-
-
-@pytest.fixture
-async def gateway(env, database_url):
-    # Nothing listens on these ports: the bot is down, so every web chat message queues for a person.
-    env(DASI_DATABASE_URL=database_url, DASI_RASA_URL=f"http://127.0.0.1:{free_port()}",
-        DASI_ACTIONS_URL=f"http://127.0.0.1:{free_port()}", DASI_RASA_TIMEOUT="1")
-    upgrade()
-    async with sessionmaker()() as s, s.begin():
-        for login, role in USERS.items():
-            await accounts.create_user(s, login, f"{login}-이름", role, PASSWORD)
-    server = TestServer(create_app(get_settings()))
-    await server.start_server()
-    browsers: list[Staff] = []
-
-    async def staff(login: str | None = None) -> Staff:
-        b = Staff(str(server.make_url("")).rstrip("/"))
-        browsers.append(b)
-        if login:
-            assert (await b.login(login)).status == 200
-        return b
-
-    yield server, staff
-    for b in browsers:
-        await b.http.close()
-    await server.close()
 
 
 async def queued(risk: str = "none", user: str = "person-1", channel: str = "web", youth: bool = False,
