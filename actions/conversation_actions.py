@@ -8,6 +8,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import services
+from actions.question_shape import looks_like_question
 from assistant.settings import get_settings
 from casebook import conversations as conv_service
 from casebook.db import sessionmaker
@@ -22,12 +23,17 @@ def _send(dispatcher: CollectingDispatcher, replies: list[dict]) -> None:
         dispatcher.utter_message(text=r.get("text"), buttons=r.get("buttons") or [])
 
 
-async def answer_too(dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
-    """After a handoff or an emergency reply, a question asked in the same message still gets
-    its answer when an article matches it closely."""
-    from actions.knowledge_actions import SMALLTALK_CONFIDENCE, knowledge_reply
+async def answer_too(dispatcher: CollectingDispatcher, tracker: Tracker, questions_only: bool = False) -> None:
+    """After a handoff, an emergency or a youth reply, a question asked in the same message still
+    gets its answer when an article matches it. Shaped like a question, the normal bar applies
+    (NLU may have filed a real question under this intent); otherwise only a very close match.
+    `questions_only`: say nothing more unless it is a question (the self-harm reply stays focused)."""
+    from actions.knowledge_actions import knowledge_reply, question_bar
 
-    answer = await knowledge_reply(tracker, max(SMALLTALK_CONFIDENCE, get_settings().kb_min_confidence))
+    text = tracker.latest_message.get("text") or ""
+    if questions_only and not looks_like_question(text):
+        return
+    answer = await knowledge_reply(tracker, question_bar(text))
     if answer:
         dispatcher.utter_message(text=answer["text"], buttons=answer.get("buttons", []))
 
@@ -65,6 +71,7 @@ class ActionSelfHarm(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> Events:
         _send(dispatcher, emergency.screen_replies(["self_harm"]))
         await services.update_conversation(tracker.sender_id, risk="critical", handoff="self_harm")
+        await answer_too(dispatcher, tracker, questions_only=True)  # "109로 바뀐 거 맞죠?"
         return []
 
 
@@ -110,12 +117,7 @@ class ActionYouth(Action):
                   "청소년상담 1388(24시간, 문자 #1388도 돼요)에서도 도와줘요. 학교폭력 신고센터는 117이에요.\n"
                   "위험하면 바로 112에 연락하세요. 궁금한 걸 편하게 물어봐 주세요."),
             buttons=[emergency.COUNSELLOR_BUTTON])
-        # "저 17살인데 선불금 갚아야 돼요?": the age is said, and so is a question; answer both.
-        from actions.knowledge_actions import knowledge_reply
-
-        answer = await knowledge_reply(tracker)
-        if answer:
-            dispatcher.utter_message(text=answer["text"], buttons=answer.get("buttons", []))
+        await answer_too(dispatcher, tracker)  # "저 17살인데 선불금 갚아야 돼요?": the age, and a question
         return []
 
 

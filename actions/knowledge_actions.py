@@ -8,6 +8,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import services
+from actions.question_shape import looks_like_question
 from assistant.settings import get_settings
 from assistant.youth_cues import is_minor
 from knowledge import llm
@@ -79,15 +80,29 @@ class ActionAnswerFromKnowledge(Action):
 SMALLTALK_CONFIDENCE = 0.9
 
 
+def question_bar(text: str) -> float:
+    """The confidence an article needs to be added to a non-question intent's reply: the normal bar
+    when the message is shaped like a question, else the small-talk bar."""
+    kb_min = get_settings().kb_min_confidence
+    return kb_min if looks_like_question(text) else max(SMALLTALK_CONFIDENCE, kb_min)
+
+
 class ActionSmalltalk(Action):
+    """Chit-chat, off-topic and "no": a fixed reply, unless an article answers the message."""
+
     def name(self) -> str:
         return "action_smalltalk"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list[dict[str, Any]]:
-        reply = await knowledge_reply(tracker, max(SMALLTALK_CONFIDENCE, get_settings().kb_min_confidence))
+        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        text = tracker.latest_message.get("text") or ""
+        # Only a "no" may be a question in disguise ("시설 들어가면 못 나오는 거 아님?"); question-shaped
+        # chit-chat ("너 이름 뭐야?") stays at the strict bar, where loose matches do not pass.
+        bar = question_bar(text) if intent == "deny" else max(SMALLTALK_CONFIDENCE, get_settings().kb_min_confidence)
+        reply = await knowledge_reply(tracker, bar)
         if reply:
             dispatcher.utter_message(text=reply["text"], buttons=reply.get("buttons", []))
         else:
-            intent = (tracker.latest_message.get("intent") or {}).get("name")
-            dispatcher.utter_message(response="utter_out_of_scope" if intent == "out_of_scope" else "utter_chitchat")
+            dispatcher.utter_message(response={"out_of_scope": "utter_out_of_scope", "deny": "utter_deny"}
+                                     .get(intent, "utter_chitchat"))
         return []
