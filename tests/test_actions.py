@@ -102,3 +102,26 @@ async def test_age_entity_flags_youth_while_answering(conversation):
     assert "(출처:" in dispatcher.messages[0]["text"]
     async with sessionmaker()() as s:
         assert (await cs.get_conversation(s, conversation)).youth
+
+
+@pytest.mark.parametrize("text, asked", [
+    ("그냥 나가도 되나여", True), ("신고하면 저도 처벌받아요?", True), ("여기서 어떻게 나가요 ㅠㅠ", True),
+    ("지워달라고 할 수 있나요😭", True), ("이거 신고되는거임", True), ("처벌 가능", True),
+    ("맞고 있어요", False), ("살려주세요", False), ("고1임", False), ("무서워요 ㅠㅠ", False), ("아니요", False),
+])
+def test_question_shape(text, asked):
+    from actions.question_shape import looks_like_question
+
+    assert looks_like_question(text) is asked
+
+
+async def test_a_no_that_is_a_question_gets_its_answer_and_a_plain_no_does_not(conversation):
+    """NLU may file "…그런 거 아님?" under deny: a question-shaped "no" gets the article; "아니요" the fixed reply."""
+    from actions.knowledge_actions import ActionSmalltalk
+
+    asked = CollectingDispatcher()
+    await ActionSmalltalk().run(asked, tracker(conversation, "시설 들어가면 맘대로 나오지도 못하고 그런거 아님?", "deny"), {})
+    assert "(출처:" in asked.messages[0]["text"]
+    plain = CollectingDispatcher()
+    await ActionSmalltalk().run(plain, tracker(conversation, "아니요 괜찮아요", "deny"), {})
+    assert [m["response"] for m in plain.messages] == ["utter_deny"]
