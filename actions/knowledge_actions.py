@@ -88,7 +88,7 @@ def question_bar(text: str) -> float:
 
 
 class ActionSmalltalk(Action):
-    """Chit-chat, off-topic and "no": a fixed reply, unless an article answers the message."""
+    """Chit-chat, off-topic, "yes" and "no": a fixed reply, unless an article answers the message."""
 
     def name(self) -> str:
         return "action_smalltalk"
@@ -96,13 +96,18 @@ class ActionSmalltalk(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list[dict[str, Any]]:
         intent = (tracker.latest_message.get("intent") or {}).get("name")
         text = tracker.latest_message.get("text") or ""
-        # Only a "no" may be a question in disguise ("시설 들어가면 못 나오는 거 아님?"); question-shaped
-        # chit-chat ("너 이름 뭐야?") stays at the strict bar, where loose matches do not pass.
-        bar = question_bar(text) if intent == "deny" else max(SMALLTALK_CONFIDENCE, get_settings().kb_min_confidence)
-        reply = await knowledge_reply(tracker, bar)
+        # A "yes" or "no" may be a question in disguise ("시설 들어가면 못 나오는 거 아님?"): answered at the
+        # normal bar, while a plain "네"/"아니요" never is. Chit-chat, even question-shaped ("너 이름 뭐야?"),
+        # needs the strict bar, where loose matches fail.
+        reply = None
+        if intent in ("affirm", "deny"):
+            if looks_like_question(text):
+                reply = await knowledge_reply(tracker, get_settings().kb_min_confidence)
+        else:
+            reply = await knowledge_reply(tracker, max(SMALLTALK_CONFIDENCE, get_settings().kb_min_confidence))
         if reply:
             dispatcher.utter_message(text=reply["text"], buttons=reply.get("buttons", []))
         else:
-            dispatcher.utter_message(response={"out_of_scope": "utter_out_of_scope", "deny": "utter_deny"}
-                                     .get(intent, "utter_chitchat"))
+            fixed = {"out_of_scope": "utter_out_of_scope", "affirm": "utter_affirm", "deny": "utter_deny"}
+            dispatcher.utter_message(response=fixed.get(intent, "utter_chitchat"))
         return []
