@@ -93,7 +93,8 @@ def test_a_follow_up_button_opens_its_article(stack):
 def test_the_eval_questions_get_the_right_article_through_the_web_chat(stack):
     """The reply (its text or its "did you mean" buttons) names a right article for the questions
     in knowledge/eval/questions.jsonl, asked through the whole stack. The knowledge issue's bar is
-    90%; 0.80 is the floor measured on 2026-11-25 (0.83), kept so it cannot slip back."""
+    90%; measured 0.89 on 2026-11-26 (the misses left are retrieval misses: the right article ranked
+    4th or lower). The floor, 0.85, leaves room for replies that time out on a loaded CI machine."""
     from knowledge.articles import load_articles
     from knowledge.evaluate import load_questions
     from tests.conftest import ROOT
@@ -111,7 +112,7 @@ def test_the_eval_questions_get_the_right_article_through_the_web_chat(stack):
     print(f"\nright article in the web chat reply: {share:.3f} of {len(questions)}")
     for q, r in wrong:
         print("MISS", q, "→", r.replace("\n", " "))
-    assert share >= 0.80, wrong[:20]
+    assert share >= 0.85, wrong[:20]
 
 
 def test_rasa_frozen_then_killed_mid_conversation_still_answers_with_the_numbers(stack):
