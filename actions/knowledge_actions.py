@@ -80,11 +80,14 @@ class ActionAnswerFromKnowledge(Action):
 SMALLTALK_CONFIDENCE = 0.9
 
 
+def strict_bar() -> float:
+    return max(SMALLTALK_CONFIDENCE, get_settings().kb_min_confidence)
+
+
 def question_bar(text: str) -> float:
     """The confidence an article needs to be added to a non-question intent's reply: the normal bar
     when the message is shaped like a question, else the small-talk bar."""
-    kb_min = get_settings().kb_min_confidence
-    return kb_min if looks_like_question(text) else max(SMALLTALK_CONFIDENCE, kb_min)
+    return get_settings().kb_min_confidence if looks_like_question(text) else strict_bar()
 
 
 class ActionSmalltalk(Action):
@@ -104,7 +107,7 @@ class ActionSmalltalk(Action):
             if looks_like_question(text):
                 reply = await knowledge_reply(tracker, get_settings().kb_min_confidence)
         else:
-            reply = await knowledge_reply(tracker, max(SMALLTALK_CONFIDENCE, get_settings().kb_min_confidence))
+            reply = await knowledge_reply(tracker, strict_bar())
         if reply:
             dispatcher.utter_message(text=reply["text"], buttons=reply.get("buttons", []))
         else:

@@ -1,5 +1,5 @@
 """Does a message ask something? NLU sometimes files a real question under a non-question intent
-(danger, self-harm, a handoff request, "no"); when the message is shaped like a question, the
+(danger, self-harm, a handoff request, youth, "yes", "no"); when it is shaped like a question, the
 knowledge answer is added at the normal confidence bar instead of the stricter one used for
 small talk. A cheap surface check on purpose: a wrong "yes" only adds a confident article."""
 from __future__ import annotations
