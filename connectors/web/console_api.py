@@ -377,8 +377,9 @@ async def disable_user(request: web.Request) -> web.Response:
 
 
 async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
-    """Console pages and API answers: never cached, never framed, scripts from this site only."""
-    if request.path == "/console" or request.path.startswith("/api/console/"):
+    """Console pages (/console, /console/cases, /console/stats, /console/detection) and API answers:
+    never cached, never framed, scripts from this site only."""
+    if request.path == "/console" or request.path.startswith(("/console/", "/api/console/")):
         response.headers["Cache-Control"] = "no-store"
         # 'self' covers same-host websockets only in newer browsers: name them explicitly.
         response.headers["Content-Security-Policy"] = (

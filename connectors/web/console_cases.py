@@ -25,7 +25,6 @@ from aiohttp.http_exceptions import HttpProcessingError
 
 from casebook import cases
 from connectors.errors import ApiError
-from connectors.web.admin_html import CSP
 from connectors.web.console_api import ok, read_json
 from connectors.web.console_auth import CONSOLE_ROLES, audited, client_ip, db, require_user
 from connectors.web.routes import STATIC
@@ -79,10 +78,7 @@ async def page(request: web.Request) -> web.StreamResponse:
     path = STATIC / "cases.html"
     if not path.is_file():
         raise web.HTTPNotFound()
-    return web.FileResponse(path, headers={
-        "Cache-Control": "no-store", "X-Frame-Options": "DENY", "X-Content-Type-Options": "nosniff",
-        "Referrer-Policy": "no-referrer",
-        "Content-Security-Policy": f"{CSP}; connect-src 'self' ws://{request.host} wss://{request.host}"})
+    return web.FileResponse(path)  # security headers: console_api.security_headers
 
 
 # --- reading ------------------------------------------------------------------------------------

@@ -17,7 +17,6 @@ from aiohttp import web
 from casebook import stats, stats_export
 from casebook.hours import KST
 from connectors.errors import ApiError
-from connectors.web.admin_html import CSP
 from connectors.web.console_auth import AUDIT_ROLES, audited, db, require_user
 from connectors.web.routes import STATIC
 
@@ -61,10 +60,7 @@ async def get_xlsx(request: web.Request) -> web.Response:
 
 
 async def page(request: web.Request) -> web.FileResponse:
-    # Same headers as /console (console_api.security_headers covers only /console and the API).
-    return web.FileResponse(STATIC / "stats.html", headers={
-        "Cache-Control": "no-store", "Content-Security-Policy": f"{CSP}; connect-src 'self'",
-        "X-Frame-Options": "DENY", "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"})
+    return web.FileResponse(STATIC / "stats.html")  # security headers: console_api.security_headers
 
 
 def setup(app: web.Application) -> None:
