@@ -351,13 +351,9 @@ async def case_detail(session: AsyncSession, case: Case) -> dict:
         "referred_out": case.referred_out, "reopened": case.reopened,
         "steps": [{"from": s.from_step, "to": s.to_step, "label": _step_label(s.from_step, s.to_step),
                    "on": _iso(s.on), "actor": name(s.actor_id), "data": s.data or {}} for s in steps],
-        "services": [{"id": s.id, "kind": s.kind, "kind_label": workflow.SERVICE_KINDS.get(s.kind, s.kind),
-                      "on": _iso(s.on), "minutes": s.minutes, "partner": s.partner, "note": s.note,
-                      "counsellor": name(s.counsellor_id)} for s in services],
-        "entries": [{"id": e.id, "kind": e.kind, "body": e.body, "author": name(e.author_id),
-                     "created_at": _iso(e.created_at)} for e in entries],
-        "documents": [{"id": d.id, "filename": d.filename, "content_type": d.content_type, "size": d.size,
-                       "created_at": _iso(d.created_at)} for d in documents],
+        "services": [service_json(s, name(s.counsellor_id)) for s in services],
+        "entries": [entry_json(e, name(e.author_id)) for e in entries],
+        "documents": [document_json(d) for d in documents],
         "followups": [followup_json(f, cutoff, name(f.done_by)) for f in followups],
         "conversations": [_conversation_json(c) for c in convs],
         "updated_at": _iso(case.updated_at), "purged_at": _iso(case.purged_at), "as_of": _iso(now),
@@ -639,7 +635,8 @@ async def add_service(session: AsyncSession, user: SignedIn, number: str, kind: 
 
 
 def service_json(service: CaseService, counsellor: Optional[str]) -> dict:
-    return {"id": service.id, "kind": service.kind, "kind_label": workflow.SERVICE_KINDS[service.kind],
+    label = workflow.SERVICE_KINDS.get(service.kind, service.kind)
+    return {"id": service.id, "kind": service.kind, "kind_label": label,
             "on": _iso(service.on), "minutes": service.minutes, "partner": service.partner, "note": service.note,
             "counsellor": counsellor}
 
@@ -699,6 +696,11 @@ async def add_document(session: AsyncSession, user: SignedIn, number: str, filen
     await session.flush()
     audit.record(session, user.actor, "case.document", "case", case.number, ip, document_id=doc.id, size=doc.size)
     return doc
+
+
+def entry_json(entry: CaseEntry, author: Optional[str]) -> dict:
+    return {"id": entry.id, "kind": entry.kind, "body": entry.body, "author": author,
+            "created_at": _iso(entry.created_at)}
 
 
 def document_json(doc: CaseDocument) -> dict:

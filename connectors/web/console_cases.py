@@ -178,8 +178,7 @@ async def add_entry(request: web.Request) -> web.Response:
     async with db(request)() as s, s.begin():
         entry = await cases.add_entry(s, user, request.match_info["number"], body.get("kind"), body.get("body"),
                                       ip=client_ip(request))
-        out = {"id": entry.id, "kind": entry.kind, "body": entry.body, "author": user.name,
-               "created_at": entry.created_at.isoformat() if entry.created_at else None}
+        out = cases.entry_json(entry, user.name)
     return ok({"entry": out}, status=201)
 
 
@@ -246,24 +245,17 @@ async def followup_done(request: web.Request) -> web.Response:
     return ok({"case": detail})
 
 
-@_errors
-async def add_member(request: web.Request) -> web.Response:
-    user = await require_user(request, CONSOLE_ROLES)
-    body = await read_json(request)
-    async with db(request)() as s, s.begin():
-        case = await cases.add_member(s, user, request.match_info["number"], body.get("login"), ip=client_ip(request))
-        detail = await cases.case_detail(s, case)
-    return ok({"case": detail})
-
-
-@_errors
-async def set_owner(request: web.Request) -> web.Response:
-    user = await require_user(request, CONSOLE_ROLES)
-    body = await read_json(request)
-    async with db(request)() as s, s.begin():
-        case = await cases.set_owner(s, user, request.match_info["number"], body.get("login"), ip=client_ip(request))
-        detail = await cases.case_detail(s, case)
-    return ok({"case": detail})
+def _staff_change(change: Callable[..., Awaitable[Any]]) -> Handler:
+    """POST {"login"}: add a member (supervisor or owner) or set the owner (supervisor) → the case."""
+    @_errors
+    async def handler(request: web.Request) -> web.Response:
+        user = await require_user(request, CONSOLE_ROLES)
+        body = await read_json(request)
+        async with db(request)() as s, s.begin():
+            case = await change(s, user, request.match_info["number"], body.get("login"), ip=client_ip(request))
+            detail = await cases.case_detail(s, case)
+        return ok({"case": detail})
+    return handler
 
 
 @_errors
@@ -289,8 +281,8 @@ def setup(app: web.Application) -> None:
     r.add_post(f"{base}/documents", add_document)
     r.add_get(f"{base}/documents/{{doc:[0-9]+}}", get_document)
     r.add_post(f"{base}/followups/{{fid:[0-9]+}}/done", followup_done)
-    r.add_post(f"{base}/members", add_member)
-    r.add_post(f"{base}/owner", set_owner)
+    r.add_post(f"{base}/members", _staff_change(cases.add_member))
+    r.add_post(f"{base}/owner", _staff_change(cases.set_owner))
     r.add_get("/api/console/followups/due", due_followups)
     r.add_get("/api/console/persons/{id:[0-9]+}", get_person)
     r.add_post("/api/console/conversations/{id:[0-9a-f-]{36}}/person", link_person)
