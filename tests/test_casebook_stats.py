@@ -25,6 +25,7 @@ from casebook.hours import KST
 from casebook.migrate import upgrade
 from casebook.models import (AuditEntry, Case, CaseService, Conversation, ConversationEvent, FollowUp, Message,
                              Person)
+from tests.console_client import cheap_hashes  # noqa: F401 (autouse fixture: cheap argon2 for test accounts)
 
 YEAR = 2025
 SHEETS = ["총괄", "구조 지원", "서비스 유형별", "경로·채널별", "지원 수준별", "사례 현황", "사후관리", "대화 채널별", "시간대별"]
@@ -326,13 +327,6 @@ async def test_dasi_stats_end_to_end(year, tmp_path, capsys):
         runs = (await s.execute(select(AuditEntry.actor, AuditEntry.action, AuditEntry.detail)
                                 .where(AuditEntry.action == "stats.export").order_by(AuditEntry.id))).all()
     assert [(a, d["format"]) for a, _, d in runs] == [("cli", "xlsx"), ("cli", "csv"), ("cli", "json")]
-
-
-@pytest.fixture(autouse=True)
-def cheap_hashes(monkeypatch):
-    from argon2 import PasswordHasher
-
-    monkeypatch.setattr(accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
 
 
 async def test_the_api_is_for_supervisors_and_audited(env, database_url):
