@@ -103,6 +103,29 @@ def test_drafts_are_not_indexed(index):
     assert drafts and not set(drafts) & set(index.articles)
 
 
+def test_eval_questions_are_not_copies_of_article_questions():
+    """The eval set measures how the index copes with messages it has not seen, so no eval question
+    may be (nearly) one of the articles' own `questions` — else the figures would only show that
+    the index remembers its own examples."""
+    from difflib import SequenceMatcher
+
+    from knowledge.evaluate import load_questions
+
+    def bare(text: str) -> str:  # spacing and punctuation differ freely in chat
+        return "".join(ch for ch in text if ch.isalnum())
+
+    asked = [bare(q) for a in load_articles(ARTICLES, include_drafts=True) for q in a.questions]
+    close = []
+    for row in load_questions(ROOT / "knowledge" / "eval" / "questions.jsonl"):
+        matcher = SequenceMatcher(None, b=bare(row["q"]), autojunk=False)
+        for q in asked:
+            matcher.set_seq1(q)
+            if matcher.real_quick_ratio() >= 0.75 and matcher.quick_ratio() >= 0.75 and matcher.ratio() >= 0.75:
+                close.append((row["q"], q))
+    assert not close, close[:10]
+    assert SequenceMatcher(None, bare("변호사 살 돈 없어요"), bare("변호사 살 돈이 없어요ㅠ")).ratio() >= 0.75
+
+
 def test_retrieval_on_questions_written_the_way_victims_write(index):
     from knowledge.evaluate import evaluate, load_questions
 
