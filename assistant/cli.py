@@ -91,11 +91,15 @@ def cmd_kb_eval(args: argparse.Namespace) -> int:
     from knowledge.evaluate import evaluate, load_questions
     from knowledge.index import KnowledgeIndex
 
-    result = evaluate(KnowledgeIndex(get_settings()), load_questions(Path(args.file)), mode=args.mode)
+    settings = get_settings()
+    result = evaluate(KnowledgeIndex(settings), load_questions(Path(args.file)), mode=args.mode,
+                      threshold=settings.kb_min_confidence)
     print(json.dumps(result.as_dict(), ensure_ascii=False))
     if args.show_misses:
         for q in result.misses:
             print(f"miss: {q}", file=sys.stderr)
+        for q in result.wrongly_answered:
+            print(f"answered, though no article answers it: {q}", file=sys.stderr)
     return 0
 
 
@@ -215,7 +219,8 @@ def parser() -> argparse.ArgumentParser:
     search.add_argument("--json", action="store_true")
     search.set_defaults(func=cmd_kb_search)
     kb.add_parser("validate", help="check every article's front matter").set_defaults(func=cmd_kb_validate)
-    ev = kb.add_parser("eval", help="recall@1, recall@3 and MRR on a question file (JSONL with q and ids)")
+    ev = kb.add_parser("eval", help="recall@1, recall@3, MRR and the share past the confidence bar on a question "
+                                    "file (JSONL with q and ids; ids [] = no article answers it)")
     ev.add_argument("file")
     ev.add_argument("--mode", choices=["hybrid", "bm25", "vector"], default="hybrid")
     ev.add_argument("--show-misses", action="store_true")
