@@ -1,6 +1,7 @@
 """Actions for safety, handoff, youth and data requests. Texts come from knowledge/."""
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 from typing import Any
 
@@ -121,11 +122,23 @@ class ActionYouth(Action):
         return []
 
 
+# A deletion request is recorded for staff, so NLU's guess alone is not enough: the message must say
+# "delete" in some form. A disclosure NLU misfiled here ("…이제 속옷 사진 달래요") gets an answer instead.
+DELETE_WORDS = re.compile(r"삭제|지우|지워|지운|없애|없던|파기|초기화|탈퇴|흔적|delete|erase|remove", re.IGNORECASE)
+
+
 class ActionDeleteMyData(Action):
     def name(self) -> str:
         return "action_delete_my_data"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> Events:
+        if not DELETE_WORDS.search(tracker.latest_message.get("text") or ""):
+            from actions.knowledge_actions import knowledge_reply
+            from knowledge.answers import unknown_reply
+
+            reply = await knowledge_reply(tracker) or unknown_reply()
+            dispatcher.utter_message(text=reply["text"], buttons=reply.get("buttons", []))
+            return []
         await services.update_conversation(tracker.sender_id, event="deletion_requested")
         dispatcher.utter_message(
             text=("삭제 요청을 담당자에게 전달했어요. 이 대화 내용은 암호화해서 보관하고, 담당자가 확인한 뒤 "

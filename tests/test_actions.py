@@ -84,6 +84,22 @@ async def test_deletion_request_is_recorded_for_staff(conversation):
     assert "deletion_requested" in kinds
 
 
+async def test_a_disclosure_misfiled_as_a_deletion_request_is_answered_not_recorded(conversation):
+    from sqlalchemy import select
+
+    from actions.conversation_actions import ActionDeleteMyData
+    from casebook.models import ConversationEvent
+
+    dispatcher = CollectingDispatcher()
+    text = "기프티콘 계속 보내주던 언니가 이제 속옷 사진 보내래요"
+    await ActionDeleteMyData().run(dispatcher, tracker(conversation, text, "delete_my_data"), {})
+    reply = dispatcher.messages[0]
+    assert "삭제 요청" not in reply["text"] and reply["buttons"][-1]["title"] == "상담원 연결"
+    async with sessionmaker()() as s:
+        kinds = (await s.scalars(select(ConversationEvent.kind))).all()
+    assert "deletion_requested" not in kinds
+
+
 async def test_unknown_question_is_answered_honestly(conversation):
     from actions.knowledge_actions import ActionAnswerFromKnowledge
 
