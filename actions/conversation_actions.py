@@ -133,11 +133,9 @@ class ActionDeleteMyData(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> Events:
         if not DELETE_WORDS.search(tracker.latest_message.get("text") or ""):
-            from actions.knowledge_actions import knowledge_reply
-            from knowledge.answers import unknown_reply
+            from actions.knowledge_actions import answer_or_admit
 
-            reply = await knowledge_reply(tracker) or unknown_reply()
-            dispatcher.utter_message(text=reply["text"], buttons=reply.get("buttons", []))
+            await answer_or_admit(dispatcher, tracker)
             return []
         await services.update_conversation(tracker.sender_id, event="deletion_requested")
         dispatcher.utter_message(

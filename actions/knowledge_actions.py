@@ -70,9 +70,14 @@ class ActionAnswerFromKnowledge(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list[dict[str, Any]]:
         await flag_if_minor(tracker)
-        reply = await knowledge_reply(tracker) or unknown_reply()
-        dispatcher.utter_message(text=reply["text"], buttons=reply.get("buttons", []))
+        await answer_or_admit(dispatcher, tracker)
         return []
+
+
+async def answer_or_admit(dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
+    """The knowledge answer, or an honest "I don't know" with the counsellor button."""
+    reply = await knowledge_reply(tracker) or unknown_reply()
+    dispatcher.utter_message(text=reply["text"], buttons=reply.get("buttons", []))
 
 
 # Small talk and off-topic messages that still match an article this closely are answered from
