@@ -15,11 +15,12 @@ find_python = $(firstword $(foreach c,$(1),$(shell $(c) -c 'import sys; print(sy
 PYTHON311 ?= $(call find_python,python3.11 $(wildcard $(HOME)/.pyenv/versions/3.11*/bin/python3.11) /usr/bin/python3.11)
 RASA_PYTHON ?= $(call find_python,python3.10 $(wildcard $(HOME)/.pyenv/versions/3.10*/bin/python3.10) /usr/bin/python3.10)
 
-.PHONY: run test bench setup venvs clean-state help
+.PHONY: run test lint bench setup venvs clean-state help
 
 help:
 	@echo "make run   - set up what is missing, then start the whole system (Ctrl-C stops it)"
 	@echo "make test  - set up what is missing, then run the whole test suite"
+	@echo "make lint  - ruff, the import-linter layer contracts and mypy (what CI checks)"
 	@echo "make bench - benchmarks (ratios against a baseline run side by side)"
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
@@ -40,10 +41,10 @@ $(RASA_STAMP): requirements-rasa.txt
 venvs: $(STAMP) $(RASA_STAMP)
 
 # Detection model (var/detection/model.joblib, not committed): retrained when its data or code
-# changes (detection/train.py also checks a fingerprint, so a stale model is never used).
+# changes (detection/classifier/train.py also checks a fingerprint, so a stale model is never used).
 DETECT_STAMP := var/.detection-model
-$(DETECT_STAMP): $(STAMP) detection/data/posts.jsonl detection/lexicon.yml detection/normalise.py detection/rules.py detection/model.py detection/train.py
-	$(VENV)/bin/python -m detection.train
+$(DETECT_STAMP): $(STAMP) detection/data/posts.jsonl $(wildcard detection/classifier/*.py detection/classifier/*.yml)
+	$(VENV)/bin/python -m detection.classifier.train
 	@mkdir -p $(dir $@) && touch $@
 
 # .env with fresh secrets, database schema, knowledge index, Rasa model (each only if needed).
@@ -55,6 +56,14 @@ run: setup
 
 test: setup
 	$(VENV)/bin/python -m pytest -ra $(PYTEST_ARGS)
+
+# Packages mypy checks; add a package here once it passes.
+MYPY_PACKAGES := assistant/core assistant/safety assistant/web assistant/store assistant/cli connectors actions
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy --follow-imports=silent $(MYPY_PACKAGES)
 
 bench: setup
 	$(VENV)/bin/python -m bench

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -10,11 +10,11 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import services
 from actions.question_shape import looks_like_question
-from assistant.settings import get_settings
-from casebook import conversations as conv_service
-from casebook.db import sessionmaker
-from casebook.hours import Hours, korean_when
-from knowledge import emergency
+from assistant.core.clock import Hours, korean_when
+from assistant.core.settings import get_settings
+from assistant.safety import emergency
+from assistant.store.db import sessionmaker
+from casebook.conversations import service as conv_service
 
 Events = list[dict[str, Any]]
 
@@ -47,7 +47,8 @@ class ActionWelcome(Action):
         s = get_settings()
         dispatcher.utter_message(
             text=(f"안녕하세요, {s.centre_name} 상담 챗봇이에요. 성매매·성착취 피해, 권리, 지원에 대해 물어보세요.\n"
-                  "상담은 무료이고, 이름을 밝히지 않아도 괜찮아요. 비밀을 지키지만 법에 따라 신고해야 하는 경우도 있어요.\n"
+                  "상담은 무료이고, 이름을 밝히지 않아도 괜찮아요. "
+                  "비밀을 지키지만 법에 따라 신고해야 하는 경우도 있어요.\n"
                   f"위험하면 바로 112, 센터 전화 {s.centre_phone}. 사람과 이야기하려면 '상담원 연결'을 눌러 주세요.\n"
                   f"개인정보 안내: {s.privacy_url}"),
             buttons=[emergency.COUNSELLOR_BUTTON])
@@ -78,10 +79,11 @@ class ActionSelfHarm(Action):
 
 async def handoff_message(public_id: str, now: datetime | None = None) -> str:
     """What the person is told after asking for a counsellor: the queue, or when the centre opens."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     hours = Hours(get_settings().centre_hours)
     if not hours.is_open(now):
-        return (f"상담원 연결을 요청했어요. 지금은 상담 시간이 아니라서 {korean_when(hours.next_opening(now), now)}부터 "
+        return ("상담원 연결을 요청했어요. 지금은 상담 시간이 아니라서 "
+                f"{korean_when(hours.next_opening(now), now)}부터 "
                 "상담원이 이어서 답할게요.\n그 사이 급하면 여성긴급전화 1366(24시간), 위험하면 112에 연락하세요.")
     ahead = None
     async with sessionmaker()() as s:

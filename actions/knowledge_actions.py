@@ -9,8 +9,8 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import services
 from actions.question_shape import looks_like_question
-from assistant.settings import get_settings
-from assistant.youth_cues import is_minor
+from assistant.core.settings import get_settings
+from assistant.safety.youth_cues import is_minor
 from knowledge import llm
 from knowledge.answers import article_reply, unknown_reply
 
@@ -117,5 +117,5 @@ class ActionSmalltalk(Action):
             dispatcher.utter_message(text=reply["text"], buttons=reply.get("buttons", []))
         else:
             fixed = {"out_of_scope": "utter_out_of_scope", "affirm": "utter_affirm", "deny": "utter_deny"}
-            dispatcher.utter_message(response=fixed.get(intent, "utter_chitchat"))
+            dispatcher.utter_message(response=fixed.get(intent or "", "utter_chitchat"))
         return []

@@ -2,19 +2,18 @@
 from __future__ import annotations
 
 import logging
-from typing import Optional
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from assistant.settings import get_settings
-from casebook import conversations as conv_service
-from casebook.db import sessionmaker
+from assistant.core.settings import get_settings
+from assistant.store.db import sessionmaker
+from casebook.conversations import service as conv_service
 from knowledge.index import KnowledgeIndex, manifest
 
 log = logging.getLogger("dasi.actions")
 
 
-_index: Optional[KnowledgeIndex] = None
+_index: KnowledgeIndex | None = None
 
 
 def knowledge() -> KnowledgeIndex:
@@ -26,8 +25,8 @@ def knowledge() -> KnowledgeIndex:
     return _index
 
 
-async def update_conversation(public_id: str, *, risk: Optional[str] = None, handoff: Optional[str] = None,
-                              youth: bool = False, event: Optional[str] = None) -> Optional[str]:
+async def update_conversation(public_id: str, *, risk: str | None = None, handoff: str | None = None,
+                              youth: bool = False, event: str | None = None) -> str | None:
     """Apply what an action decided to the conversation; returns its state, or None if unknown.
 
     A database failure is logged (without text) and does not stop the reply: the person still

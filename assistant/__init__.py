@@ -1,5 +1,6 @@
-"""The Rasa project, the Korean tokenizer component, the safety screen, settings and the `dasi` command.
+"""The ground the other packages stand on (core, safety, store, web), the Rasa project, and the `dasi`
+command at the top; ARCHITECTURE.md draws the layers.
 
-Nothing here may be imported at package level: the Rasa virtualenv imports
-`assistant.kiwi_tokenizer` and must not pull in the main virtualenv's dependencies.
+Nothing is imported at package level: the Rasa virtualenv (Python 3.10) imports
+`assistant.rasa_project.kiwi_tokenizer` and must not pull in the app virtualenv's dependencies.
 """

@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from assistant.safety_screen import default_lexicon
+from assistant.safety.screen import default_lexicon
 from tests.stack import Stack
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,10 +30,10 @@ def corpus() -> list[str]:
     for name in ("korean-hate-speech/train.tsv", "korean-hate-speech/dev.tsv"):
         path = CORPUS / name
         if path.exists():
-            lines += [l.split("\t")[0] for l in path.read_text(encoding="utf-8").splitlines()[1:]]
+            lines += [line.split("\t")[0] for line in path.read_text(encoding="utf-8").splitlines()[1:]]
     path = CORPUS / "curse-detection/dataset.txt"
     if path.exists():
-        lines += [l.rsplit("|", 1)[0] for l in path.read_text(encoding="utf-8").splitlines()]
+        lines += [line.rsplit("|", 1)[0] for line in path.read_text(encoding="utf-8").splitlines()]
     return lines
 
 
@@ -45,10 +45,10 @@ def bench_screen() -> None:
     lex = default_lexicon()
     phrases = [p.text for p in lex.phrases]
     t0 = time.perf_counter()
-    base_hits = sum(1 for l in lines if any(p in l.replace(" ", "") for p in phrases))
+    base_hits = sum(1 for line in lines if any(p in line.replace(" ", "") for p in phrases))
     base = time.perf_counter() - t0
     t0 = time.perf_counter()
-    hits = sum(1 for l in lines if lex.screen(l).alarmed)
+    hits = sum(1 for line in lines if lex.screen(line).alarmed)
     full = time.perf_counter() - t0
     print(f"safety screen, {len(lines)} real comments: {len(lines) / full:,.0f} msg/s; "
           f"baseline substring scan {len(lines) / base:,.0f} msg/s; ratio {full / base:.1f}x the baseline time")
@@ -69,9 +69,13 @@ def bench_api(rounds: int = 5) -> None:
             bot, screen = [], []
             for r in range(rounds):
                 for i, q in enumerate(QUESTIONS):
-                    t0 = time.perf_counter(); stack.say(f"bench-bot-{r}-{i}", q); bot.append(time.perf_counter() - t0)
+                    t0 = time.perf_counter()
+                    stack.say(f"bench-bot-{r}-{i}", q)
+                    bot.append(time.perf_counter() - t0)
                 for i, q in enumerate(ALARMS):
-                    t0 = time.perf_counter(); stack.say(f"bench-alarm-{r}-{i}", q); screen.append(time.perf_counter() - t0)
+                    t0 = time.perf_counter()
+                    stack.say(f"bench-alarm-{r}-{i}", q)
+                    screen.append(time.perf_counter() - t0)
         finally:
             stack.stop()
     med_bot, med_screen = statistics.median(bot), statistics.median(screen)

@@ -1,12 +1,12 @@
 """Casebook benchmark: the year's statistics and the console's case list, each against a plain-SQL
 baseline measured in the same run (ratio = dasi time / baseline time).
 
-1. Statistics (casebook.stats.compute: every table) for a generated year (casebook.yeargen: 340
+1. Statistics (casebook.stats.queries.compute: every table) for a generated year (tests.casebook.yeargen: 340
    persons, 4,300 services in the year) vs. hand-written SQL text counting the same figures with the
    same number of queries; on SQLite and on PostgreSQL (DASI_BENCH_POSTGRES_URL, else
    DASI_TEST_POSTGRES_URL: its public schema is dropped and recreated; without either, skipped).
    The baseline's figures are checked against dasi's, so both really count the same thing.
-2. The console's case list for 10,000 cases: p95 of casebook.cases.list_cases (first page of 50,
+2. The console's case list for 10,000 cases: p95 of casebook.cases.reading.list_cases (first page of 50,
    newest first, with the person's decrypted name, owner, due follow-ups, total and the audit entry)
    for a supervisor and for a counsellor (own cases), vs. SELECT ... ORDER BY ... LIMIT 50 plus the
    count in plain SQL, each in its own transaction like a request.
@@ -20,10 +20,11 @@ import os
 import statistics
 import tempfile
 import time
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from datetime import date
+from datetime import UTC, date
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Iterator, Optional
+from typing import Any
 
 from cryptography.fernet import Fernet
 from sqlalchemy import select, text
@@ -31,7 +32,7 @@ from sqlalchemy import select, text
 PERIOD = (date(2025, 1, 1), date(2025, 12, 31))
 LIST_CASES = 10_000
 
-# --- the plain-SQL baseline: the same counts as casebook/stats.py, written out by hand ---------------
+# --- the plain-SQL baseline: the same counts as casebook/stats/queries.py, written out by hand ---------------
 
 SCOPE = """WITH scope AS (SELECT * FROM cases c WHERE c.opened_at < :hi AND (c.closed_at IS NULL OR c.closed_at >= :lo
   OR c.id IN (SELECT case_id FROM case_services WHERE "on" >= :lo AND "on" < :hi)
@@ -112,7 +113,7 @@ COUNT_SQL = "SELECT count(*) FROM cases c {where}"
 @contextmanager
 def private_settings(url: str) -> Iterator[None]:
     """Fresh keys and the bench database, undone afterwards (the rest of `make bench` is untouched)."""
-    from assistant.settings import get_settings
+    from assistant.core.settings import get_settings
 
     saved = {k: os.environ.get(k) for k in ("DASI_DATA_KEY", "DASI_SECRET_KEY", "DASI_DATABASE_URL")}
     os.environ.update(DASI_DATA_KEY=Fernet.generate_key().decode(), DASI_SECRET_KEY="bench-secret",
@@ -132,7 +133,7 @@ def private_settings(url: str) -> Iterator[None]:
 def fresh_postgres(url: str) -> None:
     from sqlalchemy import create_engine
 
-    from casebook.db import sync_url
+    from assistant.store.db import sync_url
 
     engine = create_engine(sync_url(url))
     with engine.begin() as conn:
@@ -162,11 +163,12 @@ def p95(times: list[float]) -> float:
 
 
 async def bench_db(label: str, url: str, rounds: int, list_rounds: int) -> list[tuple]:
-    from casebook import stats, yeargen
-    from casebook.accounts import SignedIn
-    from casebook.db import close_engines, sessionmaker
-    from casebook.migrate import upgrade
+    from assistant.store.db import close_engines, sessionmaker
+    from assistant.store.migrate import upgrade
     from casebook.models import Case, User
+    from casebook.staff.accounts import SignedIn
+    from casebook.stats import queries as stats
+    from tests.casebook import yeargen
 
     rows: list[tuple] = []
     upgrade(url)
@@ -180,8 +182,7 @@ async def bench_db(label: str, url: str, rounds: int, list_rounds: int) -> list[
     async with maker() as s:
         dialect = s.get_bind().dialect.name
     if dialect == "sqlite":  # bind the timestamps as SQLAlchemy stores them on SQLite (UTC text)
-        from datetime import timezone
-        lo, hi = (t.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f") for t in (lo, hi))
+        lo, hi = (t.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f") for t in (lo, hi))
     queries = [text(q) for q in baseline_queries(dialect)]
 
     async def dasi_stats():
@@ -197,7 +198,7 @@ async def bench_db(label: str, url: str, rounds: int, list_rounds: int) -> list[
     assert base[0][0][2] == result.summary["people"], "baseline and dasi disagree on 실인원"
     assert {r[0]: r[1] for r in base[2]} == {k: v for k, v in zip(
         ["emotional", "legal", "medical", "psych", "linkage", "selfhelp", "material", "group"],
-        result.table("service_kinds").rows[0][2:]) if v}, "baseline and dasi disagree on services by kind"
+        result.table("service_kinds").rows[0][2:], strict=True) if v}, "baseline and dasi disagree on services by kind"
     assert sum(r[1] for r in base[16]) == result.summary["handoffs"], "baseline and dasi disagree on handoffs"
     rows.append((f"statistics, year: {plan.services_in_year:,} services, {result.summary['people']} people "
                  f"(median of {rounds})", label, statistics.median(dasi_t), statistics.median(base_t)))
@@ -210,7 +211,7 @@ async def bench_db(label: str, url: str, rounds: int, list_rounds: int) -> list[
         await yeargen.generate(s, year=2024, seed=8, persons=LIST_CASES // 2, cases=LIST_CASES - have,
                                services=3000, conversations=1000)
     gen_s += time.perf_counter() - t1
-    from casebook import cases as case_service
+    from casebook.cases import reading
 
     async with maker() as s, s.begin():
         user = (await s.execute(select(User).where(User.login == "yeargen-01"))).scalar_one()
@@ -221,14 +222,14 @@ async def bench_db(label: str, url: str, rounds: int, list_rounds: int) -> list[
     who = {"supervisor": SignedIn(boss.id, boss.login, boss.name, "supervisor", "", ""),
            "counsellor": SignedIn(user.id, user.login, user.name, "counsellor", "", "")}
     for role, signed_in in who.items():
-        async def listed():
+        async def listed(signed_in=signed_in):
             async with maker() as s, s.begin():
-                return await case_service.list_cases(s, signed_in, limit=50)
+                return await reading.list_cases(s, signed_in, limit=50)
 
         where = "" if role == "supervisor" else (
             "WHERE c.owner_id = :uid OR c.id IN (SELECT case_id FROM case_members WHERE user_id = :uid)")
 
-        async def plain_list():
+        async def plain_list(where=where, signed_in=signed_in):
             async with maker() as s, s.begin():
                 page = (await s.execute(text(LIST_SQL.format(where=where)), {"uid": signed_in.user_id})).all()
                 count = await s.scalar(text(COUNT_SQL.format(where=where)), {"uid": signed_in.user_id})
@@ -254,7 +255,7 @@ def table(rows: list[tuple]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: Optional[list[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     argv = list(argv or [])
     rounds = int(argv[argv.index("--rounds") + 1]) if "--rounds" in argv else 7
     list_rounds = max(20, rounds * 6)

@@ -25,12 +25,12 @@ FONT = Path("/usr/share/fonts/truetype/nanum/NanumGothic.ttf")
 
 
 def _keywords() -> list[str]:
-    data = yaml.safe_load((ROOT / "detection" / "lexicon.yml").read_text(encoding="utf-8"))
+    data = yaml.safe_load((ROOT / "detection" / "classifier" / "lexicon.yml").read_text(encoding="utf-8"))
     return sorted({str(t) for r in data["rules"] if r["category"] != "context_none" for t in r.get("terms", [])})
 
 
 def bench_classify(comments: list[str]) -> None:
-    from detection.classify import Classifier
+    from detection.classifier.classify import Classifier
 
     clf = Classifier.load()
     clf.classify("warm-up")
@@ -64,7 +64,7 @@ def bench_ocr(n: int = 6) -> None:
         return
     from PIL import Image, ImageDraw, ImageFont
 
-    from detection.ocr import ocr_image
+    from detection.classifier.ocr import ocr_image
 
     font = ImageFont.truetype(str(FONT), 28)
     images = []
@@ -98,7 +98,7 @@ def bench_million(comments: list[str], total: int = 1_000_000) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from detection.evaluate import benchmark_comments
+    from detection.classifier.evaluate import benchmark_comments
 
     argv = sys.argv[1:] if argv is None else argv
     comments = benchmark_comments()

@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from assistant.settings import get_settings
+from assistant.core.settings import get_settings
 from knowledge import index as kb_index
 from knowledge.evaluate import load_questions
 
@@ -65,8 +65,10 @@ def _measure(index: kb_index.KnowledgeIndex, questions: list[dict], mode: str) -
 def bench_scale(sizes: tuple[int, ...], lines: list[str]) -> None:
     questions = load_questions(QUESTIONS)
     base = get_settings()
-    print(f"knowledge retrieval ({base.embeddings} vectors + BM25, fused) vs BM25 only, {len(questions)} eval questions")
-    print("  articles | docs   | reindex full / BM25-only | recall@3 hybrid / BM25 | p50 ms hybrid / BM25 | p95 ms hybrid / BM25")
+    print(f"knowledge retrieval ({base.embeddings} vectors + BM25, fused) vs BM25 only, "
+          f"{len(questions)} eval questions")
+    print("  articles | docs   | reindex full / BM25-only | recall@3 hybrid / BM25 | p50 ms hybrid / BM25 "
+          "| p95 ms hybrid / BM25")
     for size in sizes:
         with tempfile.TemporaryDirectory() as tmp:
             t = Path(tmp)

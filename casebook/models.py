@@ -1,69 +1,17 @@
-"""Database models. Anything a person wrote or that identifies them is stored encrypted."""
+"""The casebook's tables: conversations and their messages, staff accounts and the audit log, people and
+cases. Anything a person wrote or that identifies them is stored encrypted (assistant.store.base types)."""
 from __future__ import annotations
 
 import enum
 import uuid
-from datetime import datetime, timezone
-from typing import Any, Optional
+from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from casebook import crypto
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-class UTCDateTime(TypeDecorator):
-    """Timezone-aware UTC datetimes on SQLite and PostgreSQL alike."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: Optional[datetime], dialect) -> Optional[datetime]:
-        if value is not None and value.tzinfo is None:
-            raise ValueError("naive datetime")
-        return value.astimezone(timezone.utc) if value is not None else None
-
-    def process_result_value(self, value: Optional[datetime], dialect) -> Optional[datetime]:
-        if value is not None and value.tzinfo is None:
-            value = value.replace(tzinfo=timezone.utc)
-        return value
-
-
-class EncryptedText(TypeDecorator):
-    """Text encrypted with the data key before it reaches the database."""
-
-    impl = Text
-    cache_ok = True
-
-    def process_bind_param(self, value: Optional[str], dialect) -> Optional[str]:
-        return crypto.encrypt(value) if value is not None else None
-
-    def process_result_value(self, value: Optional[str], dialect) -> Optional[str]:
-        return crypto.decrypt(value) if value is not None else None
-
-
-class EncryptedJSON(TypeDecorator):
-    impl = Text
-    cache_ok = True
-
-    def process_bind_param(self, value: Any, dialect) -> Optional[str]:
-        import json
-
-        return crypto.encrypt(json.dumps(value, ensure_ascii=False)) if value is not None else None
-
-    def process_result_value(self, value: Optional[str], dialect) -> Any:
-        import json
-
-        return json.loads(crypto.decrypt(value)) if value is not None else None
-
-
-class Base(DeclarativeBase):
-    pass
+from assistant.core.clock import utcnow
+from assistant.core.risk import Risk
+from assistant.store.base import Base, EncryptedJSON, EncryptedText, UTCDateTime
 
 
 class ConversationState(str, enum.Enum):
@@ -71,13 +19,6 @@ class ConversationState(str, enum.Enum):
     waiting = "waiting"
     counsellor = "counsellor"
     closed = "closed"
-
-
-class Risk(str, enum.Enum):
-    none = "none"
-    elevated = "elevated"
-    high = "high"
-    critical = "critical"
 
 
 class Conversation(Base):
@@ -95,17 +36,17 @@ class Conversation(Base):
     youth: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
-    waiting_since: Mapped[Optional[datetime]] = mapped_column(UTCDateTime, nullable=True)
+    waiting_since: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     # The counsellor holding it (state counsellor); set only by the queue's conditional UPDATE.
-    assignee_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"),
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"),
                                                        nullable=True)
     # The person behind it, once a counsellor links it (a person may write on several channels).
-    person_id: Mapped[Optional[int]] = mapped_column(ForeignKey("persons.id", ondelete="SET NULL"),
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("persons.id", ondelete="SET NULL"),
                                                      nullable=True, index=True)
     # Retention erased the content (messages' text, user_ref); the row stays for anonymous counts.
-    purged_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime, nullable=True)
+    purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
-    messages: Mapped[list["Message"]] = relationship(back_populates="conversation", order_by="Message.id")
+    messages: Mapped[list[Message]] = relationship(back_populates="conversation", order_by="Message.id")
 
     # A person may come back after a conversation was closed: a new conversation, same user_key.
     __table_args__ = (Index("ix_conversation_user", "channel", "user_key"),
@@ -119,23 +60,23 @@ class Message(Base):
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"), index=True)
     direction: Mapped[str] = mapped_column(String(3))  # in | out
     author: Mapped[str] = mapped_column(String(12))  # user | bot | counsellor | system
-    text: Mapped[Optional[str]] = mapped_column(EncryptedText, nullable=True)
-    buttons: Mapped[Optional[list]] = mapped_column(EncryptedJSON, nullable=True)
+    text: Mapped[str | None] = mapped_column(EncryptedText, nullable=True)
+    buttons: Mapped[list | None] = mapped_column(EncryptedJSON, nullable=True)
     # The platform's id for an inbound message: retries of the same message are stored once.
-    platform_message_id: Mapped[Optional[str]] = mapped_column(String(200), nullable=True)
+    platform_message_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
     channel: Mapped[str] = mapped_column(String(20))
-    reply_to_id: Mapped[Optional[int]] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), nullable=True)
+    reply_to_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), nullable=True)
     delivery: Mapped[str] = mapped_column(String(10), default="stored")  # stored | sent | failed
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Inbound attachments as [{"type", "url"}]: kept for the counsellor, never sent to Rasa.
-    attachments: Mapped[Optional[list]] = mapped_column(EncryptedJSON, nullable=True)
+    attachments: Mapped[list | None] = mapped_column(EncryptedJSON, nullable=True)
     # Outbound delivery (connectors/outbound.py): how often tried, when next, why it failed,
     # and how it reached the person (send_api, kakao_response, kakao_callback, kakao_next_utterance, web_poll).
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    next_attempt_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime, nullable=True)
-    delivery_error: Mapped[Optional[str]] = mapped_column(String(200), nullable=True)
-    delivered_via: Mapped[Optional[str]] = mapped_column(String(30), nullable=True)
-    delivered_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime, nullable=True)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    delivery_error: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    delivered_via: Mapped[str | None] = mapped_column(String(30), nullable=True)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     conversation: Mapped[Conversation] = relationship(back_populates="messages")
 
@@ -152,7 +93,7 @@ class KakaoCallback(Base):
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
     url: Mapped[str] = mapped_column(EncryptedText)  # carries a one-time token
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    used_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime, nullable=True)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     __table_args__ = (Index("ix_kakao_callbacks_conversation", "conversation_id", "expires_at"),)
@@ -171,22 +112,6 @@ class ConversationEvent(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class ArticleRevision(Base):
-    """Every saved version of a knowledge article, so staff can see what changed and revert.
-    Articles are public information, so the content is stored in clear."""
-
-    __tablename__ = "article_revisions"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    article_id: Mapped[str] = mapped_column(String(100))
-    content: Mapped[str] = mapped_column(Text)
-    action: Mapped[str] = mapped_column(String(12))  # create | edit | publish | unpublish | revert
-    author: Mapped[str] = mapped_column(String(60))  # admin | admin:<name> | cli | system
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-    __table_args__ = (Index("ix_article_revisions_article", "article_id", "id"),)
-
-
 class User(Base):
     """A console account: counsellor, supervisor, editor (knowledge admin only) or admin (users)."""
 
@@ -197,10 +122,10 @@ class User(Base):
     name: Mapped[str] = mapped_column(String(60))
     role: Mapped[str] = mapped_column(String(12))
     password_hash: Mapped[str] = mapped_column(String(200))
-    totp_secret: Mapped[Optional[str]] = mapped_column(EncryptedText, nullable=True)
+    totp_secret: Mapped[str | None] = mapped_column(EncryptedText, nullable=True)
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[Optional[datetime]] = mapped_column(UTCDateTime, nullable=True)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -225,7 +150,7 @@ class Assignment(Base):
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"), index=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    ended_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime, nullable=True)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class ConversationNote(Base):
@@ -235,7 +160,7 @@ class ConversationNote(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"), index=True)
-    author_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
     text: Mapped[str] = mapped_column(EncryptedText)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -267,17 +192,17 @@ class Person(Base):
     __tablename__ = "persons"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[Optional[str]] = mapped_column(EncryptedText, nullable=True)  # an alias is fine
-    contact: Mapped[Optional[dict]] = mapped_column(EncryptedJSON, nullable=True)  # phone, email, ...
+    name: Mapped[str | None] = mapped_column(EncryptedText, nullable=True)  # an alias is fine
+    contact: Mapped[dict | None] = mapped_column(EncryptedJSON, nullable=True)  # phone, email, ...
     youth: Mapped[bool] = mapped_column(Boolean, default=False)
-    created_by: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Set by `dasi people erase` / retention: the content is gone, the row stays for counts (실인원).
-    erased_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime, nullable=True)
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class Case(Base):
-    """A case record. `step` is the current workflow step (casebook/workflow.py has the allowed moves)."""
+    """A case record. `step` is the current workflow step (casebook/cases/workflow.py has the allowed moves)."""
 
     __tablename__ = "cases"
 
@@ -287,22 +212,22 @@ class Case(Base):
     number: Mapped[str] = mapped_column(String(12), unique=True)  # YYYY-NNNN
     person_id: Mapped[int] = mapped_column(ForeignKey("persons.id", ondelete="RESTRICT"), index=True)
     # Opened from a conversation (its transcript is linked) or not (walk-in, phone, referral).
-    conversation_id: Mapped[Optional[int]] = mapped_column(ForeignKey("conversations.id", ondelete="SET NULL"),
+    conversation_id: Mapped[int | None] = mapped_column(ForeignKey("conversations.id", ondelete="SET NULL"),
                                                            nullable=True)
     route: Mapped[str] = mapped_column(String(12))  # online | phone | visit | referral
-    channel: Mapped[Optional[str]] = mapped_column(String(20), nullable=True)  # web, kakao, ... for online
-    referred_by: Mapped[Optional[str]] = mapped_column(EncryptedText, nullable=True)
+    channel: Mapped[str | None] = mapped_column(String(20), nullable=True)  # web, kakao, ... for online
+    referred_by: Mapped[str | None] = mapped_column(EncryptedText, nullable=True)
     step: Mapped[str] = mapped_column(String(12), index=True)
-    support_level: Mapped[Optional[str]] = mapped_column(String(10), nullable=True)  # urgent|intensive|general
-    owner_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True,
+    support_level: Mapped[str | None] = mapped_column(String(10), nullable=True)  # urgent|intensive|general
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True,
                                                     index=True)
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    closed_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime, nullable=True)
-    close_reason: Mapped[Optional[str]] = mapped_column(String(30), nullable=True)  # a code, not free text
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    close_reason: Mapped[str | None] = mapped_column(String(30), nullable=True)  # a code, not free text
     referred_out: Mapped[bool] = mapped_column(Boolean, default=False)
     reopened: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
-    purged_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime, nullable=True)
+    purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     __table_args__ = (UniqueConstraint("year", "seq", name="uq_case_year_seq"),
                       Index("ix_cases_opened", "opened_at"))
@@ -328,11 +253,11 @@ class CaseStep(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
-    from_step: Mapped[Optional[str]] = mapped_column(String(12), nullable=True)
+    from_step: Mapped[str | None] = mapped_column(String(12), nullable=True)
     to_step: Mapped[str] = mapped_column(String(12))
     on: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)  # when it happened (may be backdated)
-    actor_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
-    data: Mapped[Optional[dict]] = mapped_column(EncryptedJSON, nullable=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    data: Mapped[dict | None] = mapped_column(EncryptedJSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -343,12 +268,12 @@ class CaseService(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
-    kind: Mapped[str] = mapped_column(String(12))  # casebook/workflow.py SERVICE_KINDS
+    kind: Mapped[str] = mapped_column(String(12))  # casebook/cases/workflow.py SERVICE_KINDS
     on: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
-    counsellor_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    counsellor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
     minutes: Mapped[int] = mapped_column(Integer, default=0)
-    partner: Mapped[Optional[str]] = mapped_column(EncryptedText, nullable=True)  # for linkage/legal/medical
-    note: Mapped[Optional[str]] = mapped_column(EncryptedText, nullable=True)
+    partner: Mapped[str | None] = mapped_column(EncryptedText, nullable=True)  # for linkage/legal/medical
+    note: Mapped[str | None] = mapped_column(EncryptedText, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -361,7 +286,7 @@ class CaseEntry(Base):
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(10))  # note | referral | incident
     body: Mapped[dict] = mapped_column(EncryptedJSON)
-    author_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -376,7 +301,7 @@ class CaseDocument(Base):
     content_type: Mapped[str] = mapped_column(String(100), default="application/octet-stream")
     size: Mapped[int] = mapped_column(Integer, default=0)
     content: Mapped[str] = mapped_column(Text)  # crypto.encrypt_bytes token
-    uploaded_by: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    uploaded_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -389,7 +314,7 @@ class FollowUp(Base):
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
     due_on: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     months: Mapped[int] = mapped_column(Integer)  # 3 | 6
-    done_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime, nullable=True)
-    done_by: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
-    note: Mapped[Optional[str]] = mapped_column(EncryptedText, nullable=True)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    done_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    note: Mapped[str | None] = mapped_column(EncryptedText, nullable=True)
     cancelled: Mapped[bool] = mapped_column(Boolean, default=False)  # e.g. when the case is reopened

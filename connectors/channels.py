@@ -6,8 +6,9 @@ import logging
 
 from aiohttp import web
 
+from assistant.web.appkeys import DELIVERY, HTTP, LIVE, SETTINGS
 from connectors import kakao, meta, x
-from connectors.appkeys import HTTP, LIVE, OUTBOX, ROUTER, SETTINGS
+from connectors.appkeys import OUTBOX, ROUTER
 from connectors.outbound import Outbox
 
 log = logging.getLogger("dasi.channels")
@@ -40,6 +41,7 @@ async def start(app: web.Application) -> None:
     if "x" in on:
         outbox.register("x", x.XSender(settings, app[HTTP]))
     app[OUTBOX] = outbox
+    app[DELIVERY] = outbox  # what the console may use of it
     log.info("channels on: %s (off: %s)", ", ".join(["web", *on]),
              ", ".join(n for n in ("kakao", "meta", "x") if n not in on) or "none")
     try:

@@ -4,25 +4,27 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from typing import Any
 
 import aiohttp
 from aiohttp import web
 from sqlalchemy import text
 
-from assistant.safety_screen import default_lexicon
-from assistant.settings import Settings, get_settings
-from casebook.db import close_engines, sessionmaker
+from assistant.core.errors import DomainError
+from assistant.core.settings import Settings, get_settings
+from assistant.safety.screen import default_lexicon
+from assistant.store.db import close_engines, sessionmaker
+from assistant.web import headers
+from assistant.web.appkeys import HTTP, LIVE, SETTINGS
+from assistant.web.errors import ApiError, json_error
+from assistant.web.live import LiveHub
+from casebook import console
 from connectors import channels
-from connectors.appkeys import HTTP, LIVE, ROUTER, SETTINGS
-from connectors.errors import ApiError, json_error
-from connectors.live import LiveHub
+from connectors import web as web_chat
+from connectors.appkeys import ROUTER
 from connectors.router import Router
-from connectors.web import routes as web_routes
-from connectors.web import admin_knowledge
-from connectors.web import console_api
-from connectors.web import detection_review
-from connectors.web import console_cases
-from connectors.web import console_stats
+from detection.review import routes as detection_review
+from knowledge import admin as knowledge_admin
 from knowledge.index import is_current, manifest
 
 log = logging.getLogger("dasi.gateway")
@@ -37,6 +39,8 @@ async def api_errors(request: web.Request, handler):
         return await handler(request)
     except ApiError as exc:
         return json_error(exc.status, exc.code, exc.message)
+    except DomainError as exc:  # a package's typed refusal: its code, and the Korean text for that code
+        return json_error(exc.http_status, exc.code, exc.message)
     except web.HTTPException as exc:
         if request.path.startswith(("/api/", "/webhooks/")) and exc.status >= 400:
             return json_error(exc.status, exc.reason.lower().replace(" ", "_"), exc.reason)
@@ -57,7 +61,7 @@ async def _check_url(http: aiohttp.ClientSession, url: str, want_model: bool = F
                     if not data.get("model_file"):
                         return "no model loaded"
                 return "ok"
-    except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
+    except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
         return f"down ({type(exc).__name__})"
 
 
@@ -87,7 +91,7 @@ async def healthz(request: web.Request) -> web.Response:
     knowledge = await asyncio.get_running_loop().run_in_executor(None, _check_knowledge, settings)
     components = {"rasa": rasa, "actions": actions, "db": db, "knowledge": knowledge}
     failing = [k for k, v in components.items() if v != "ok"]
-    body = {"status": "ok" if not failing else "degraded", "components": components}
+    body: dict[str, Any] = {"status": "ok" if not failing else "degraded", "components": components}
     if failing:
         body["failing"] = failing
     return web.json_response(body, status=200 if not failing else 503,
@@ -108,6 +112,7 @@ async def _cleanup(app: web.Application) -> None:
 
 
 def create_app(settings: Settings | None = None) -> web.Application:
+    """The app factory: the channels (this package) and the staff back office (each package's own routes)."""
     app = web.Application(middlewares=[api_errors], client_max_size=MAX_BODY)
     app[SETTINGS] = settings or get_settings()
     app[LIVE] = LiveHub()
@@ -115,12 +120,11 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app.on_cleanup.append(_cleanup)
     app.router.add_get("/healthz", healthz)
     channels.setup(app)  # /webhooks/kakao, /webhooks/meta, /webhooks/x: only those whose secrets are set
-    web_routes.setup(app)
-    admin_knowledge.setup(app)  # /admin/login and /admin/knowledge
-    console_api.setup(app)  # /api/console/* and the websockets of the console and the web chat
-    detection_review.setup(app)  # /console/detection and /api/detection/* (staff review)
-    console_cases.setup(app)  # /console/cases and /api/console/cases|persons|followups (case records)
-    console_stats.setup(app)  # /console/stats and /api/console/stats (supervisors)
+    web_chat.setup(app)  # /, /privacy, /api/webchat/* and its websocket
+    headers.setup(app)  # security headers on every staff page and API answer
+    console.setup(app)  # /console, /console/cases, /console/stats, /api/console/* (casebook)
+    knowledge_admin.setup(app)  # /admin/login, /admin/knowledge, /api/console/canned (knowledge)
+    detection_review.setup(app)  # /console/detection and /api/detection/* (detection)
     return app
 
 

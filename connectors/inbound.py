@@ -2,18 +2,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Optional
+from datetime import UTC, datetime
 
 
 @dataclass(frozen=True)
 class InboundMessage:
     channel: str  # web | kakao | instagram | messenger | x
     user_id: str  # the platform's id for the person (web: the chat session)
-    text: Optional[str]
-    platform_message_id: Optional[str] = None
+    text: str | None
+    platform_message_id: str | None = None
     attachments: tuple[dict, ...] = ()
-    received_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    received_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
 @dataclass
@@ -21,6 +20,6 @@ class Outcome:
     replies: list[dict]
     state: str
     risk: str
-    message_id: Optional[int] = None
+    message_id: int | None = None
     stored: bool = True
     reply_ids: list[int] = field(default_factory=list)  # the stored replies, for the outbox

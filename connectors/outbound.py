@@ -12,17 +12,19 @@ import asyncio
 import email.utils
 import logging
 import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from typing import Iterable, Mapping, Optional, Protocol
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from assistant.settings import Settings
-from casebook import conversations as conv_service
-from casebook.models import Conversation, Message, utcnow
-from connectors.live import LiveHub
+from assistant.core.clock import utcnow
+from assistant.core.settings import Settings
+from assistant.web.live import LiveHub
+from casebook.conversations import service as conv_service
+from casebook.models import Conversation, Message
 
 log = logging.getLogger("dasi.outbound")
 
@@ -32,7 +34,7 @@ RESUME_WITHIN = timedelta(days=7)  # after a restart, unsent messages younger th
 class SendError(Exception):
     """A failed send. `permanent` errors are not retried; `retry_after` overrides the backoff."""
 
-    def __init__(self, reason: str, *, status: Optional[int] = None, retry_after: Optional[float] = None,
+    def __init__(self, reason: str, *, status: int | None = None, retry_after: float | None = None,
                  permanent: bool = False) -> None:
         super().__init__(reason)
         self.reason, self.status, self.retry_after, self.permanent = reason, status, retry_after, permanent
@@ -41,7 +43,7 @@ class SendError(Exception):
 @dataclass
 class Delivery:
     """What a channel sender needs to send one stored message (and its conversation's context)."""
-    message_id: Optional[int]
+    message_id: int | None
     conversation_id: int
     conversation: str  # public id
     channel: str
@@ -49,7 +51,7 @@ class Delivery:
     author: str
     text: str
     buttons: list[dict] = field(default_factory=list)
-    last_inbound_at: Optional[datetime] = None
+    last_inbound_at: datetime | None = None
     parts_sent: int = 0  # a sender that splits a message records progress here, so retries don't repeat parts
 
 
@@ -65,7 +67,7 @@ class ChannelSender(Protocol):
     async def send(self, delivery: Delivery) -> Sent: ...
 
 
-def retry_after(headers: Mapping[str, str], now: Optional[float] = None) -> Optional[float]:
+def retry_after(headers: Mapping[str, str], now: float | None = None) -> float | None:
     """Seconds to wait as the platform asks: Retry-After (seconds or HTTP date), else an exhausted
     x-rate-limit window's reset time (epoch seconds, as X sends it)."""
     now = time.time() if now is None else now
@@ -255,9 +257,9 @@ class Outbox:
         self.live.publish({"type": "delivery_failed", "conversation": d.conversation, "message_id": d.message_id,
                            "channel": d.channel, "error": reason})
 
-    async def _mark(self, message_id: Optional[int], delivery: str, *, attempts: Optional[int] = None,
-                    error: Optional[str] = None, via: Optional[str] = None,
-                    next_at: Optional[datetime] = None) -> None:
+    async def _mark(self, message_id: int | None, delivery: str, *, attempts: int | None = None,
+                    error: str | None = None, via: str | None = None,
+                    next_at: datetime | None = None) -> None:
         if message_id is None:
             return
         async with self.sessions() as s, s.begin():
@@ -286,7 +288,7 @@ class Outbox:
         for r in replies:
             d = Delivery(message_id=None, conversation_id=0, conversation="", channel=channel, recipient=recipient,
                          author="system", text=r.get("text") or "", buttons=list(r.get("buttons") or []),
-                         last_inbound_at=datetime.now(timezone.utc))
+                         last_inbound_at=datetime.now(UTC))
             try:
                 await sender.send(d)
             except SendError as exc:

@@ -31,7 +31,7 @@ async def ask_rasa(http: aiohttp.ClientSession, rasa_url: str, sender: str, text
                 if resp.status != 200:
                     raise RasaUnavailable(f"rasa answered HTTP {resp.status}")
                 data = await resp.json(content_type=None)
-    except (aiohttp.ClientError, asyncio.TimeoutError, TimeoutError, ValueError) as exc:
+    except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
         raise RasaUnavailable(type(exc).__name__) from exc
     if not isinstance(data, list):
         raise RasaUnavailable("unexpected answer shape")

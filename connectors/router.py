@@ -15,15 +15,16 @@ import aiohttp
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from assistant.safety_screen import Lexicon, ScreenResult, risk_max
-from assistant.settings import Settings
-from casebook import conversations as conv_service
-from casebook.crypto import MissingKeyError
+from assistant.core.risk import risk_max
+from assistant.core.settings import Settings
+from assistant.safety import emergency
+from assistant.safety.screen import Lexicon, ScreenResult
+from assistant.store.crypto import MissingKeyError
+from assistant.web.live import LiveHub
+from casebook.conversations import service as conv_service
 from casebook.models import Conversation, ConversationState, Message
 from connectors.inbound import InboundMessage, Outcome
-from connectors.live import LiveHub
 from connectors.rasa_client import RasaUnavailable, ask_rasa
-from knowledge import emergency
 
 log = logging.getLogger("dasi.router")
 
@@ -158,7 +159,8 @@ class Router:
                 replies = replies or [{"text": emergency.fallback_text()},
                                       {"text": emergency.handoff_note(), "buttons": [emergency.COUNSELLOR_BUTTON]}]
         elif bot_may_answer and msg.attachments:
-            replies += [{"text": "보내 주신 파일은 상담원이 확인할 수 있게 저장했어요. 글로도 상황을 알려 주시면 도와드릴게요."}]
+            replies += [{"text": "보내 주신 파일은 상담원이 확인할 수 있게 저장했어요. "
+                                 "글로도 상황을 알려 주시면 도와드릴게요."}]
 
         # 3. Store the replies and read back the state (an action may have changed it).
         async with self.sessions() as s, s.begin():

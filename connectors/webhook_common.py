@@ -7,15 +7,16 @@ import hashlib
 import hmac
 import json
 import logging
-from typing import Any, Iterable, Optional
+from collections.abc import Iterable
+from typing import Any
 
 import aiohttp
 from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
 
-from casebook.crypto import MissingKeyError
+from assistant.store.crypto import MissingKeyError
+from assistant.web.errors import ApiError
 from connectors.appkeys import OUTBOX, ROUTER
-from connectors.errors import ApiError
 from connectors.inbound import InboundMessage
 from connectors.outbound import SendError, http_error
 from connectors.router import Accepted
@@ -38,7 +39,7 @@ def b64_signature(secret: str, body: bytes) -> str:
     return "sha256=" + base64.b64encode(hmac_sha256(secret, body)).decode("ascii")
 
 
-def same(expected: str, given: Optional[str]) -> bool:
+def same(expected: str, given: str | None) -> bool:
     """Constant-time comparison of header values (ASCII only; anything else simply fails)."""
     if not given or not expected:
         return False
@@ -53,7 +54,7 @@ def json_object(body: bytes) -> dict:
     try:
         data = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError):
-        raise ApiError(400, "invalid_json", "the body is not valid JSON")
+        raise ApiError(400, "invalid_json", "the body is not valid JSON") from None
     if not isinstance(data, dict):
         raise ApiError(400, "invalid_body", "the body must be a JSON object")
     return data
@@ -68,11 +69,11 @@ def get(obj: Any, *path: str) -> Any:
     return obj
 
 
-def text_or_none(value: Any) -> Optional[str]:
+def text_or_none(value: Any) -> str | None:
     return value[:MAX_TEXT] if isinstance(value, str) and value.strip() else None
 
 
-def id_or_none(value: Any, max_len: int = 200) -> Optional[str]:
+def id_or_none(value: Any, max_len: int = 200) -> str | None:
     """Platform ids are strings (sometimes numbers); anything else, or too long, is no id."""
     if isinstance(value, bool):
         return None
@@ -92,7 +93,7 @@ async def accept_all(app: web.Application, messages: Iterable[InboundMessage]) -
         log.error("storing a webhook batch failed: %s", type(exc).__name__)
         # Those already stored are answered now: the redelivery will find them stored and skip them.
         answer_in_background(app, accepted)
-        raise ApiError(503, "storage_unavailable", "try again later")
+        raise ApiError(503, "storage_unavailable", "try again later") from exc
     return accepted
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 import json
 import re
 
+from assistant.safety.emergency import COUNSELLOR_BUTTON
 from knowledge.articles import Article
-from knowledge.emergency import COUNSELLOR_BUTTON
 
 # Characters per message a channel shows comfortably (Kakao 1,000; Instagram counts bytes: ~300
 # Korean syllables at 3 bytes each; the web chat is kept to a phone screen).

@@ -16,18 +16,17 @@ import tempfile
 import threading
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
 from pathlib import Path
 
 import yaml
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
-from assistant.settings import Settings
-from casebook.db import make_sync_engine
-from casebook.models import ArticleRevision
+from assistant.core.settings import Settings
+from assistant.store.db import sync_sessions
 from knowledge import index as kb_index
 from knowledge.articles import _ID, Article, ArticleError, _field_line, parse_article
+from knowledge.models import ArticleRevision
 
 log = logging.getLogger("dasi.knowledge.editing")
 
@@ -212,13 +211,8 @@ def validate(settings: Settings, text: str, article_id: str | None = None) -> Ar
 
 # --- revisions ----------------------------------------------------------------------------------
 
-@lru_cache(maxsize=8)
-def _sessions(url: str) -> sessionmaker[Session]:
-    return sessionmaker(make_sync_engine(url), expire_on_commit=False)
-
-
 def _session(settings: Settings) -> Session:
-    return _sessions(settings.database_url)()
+    return sync_sessions(settings.database_url)()
 
 
 def _frozen(r: ArticleRevision) -> Revision:
@@ -365,7 +359,8 @@ def import_dir(settings: Settings, source: Path, author: str = "cli") -> list[st
             article = parse_article(text, p)
             for r in article.related:
                 if r not in known:
-                    raise ArticleError(p, _field_line(_header(text), "related"), f"related article {r!r} does not exist")
+                    raise ArticleError(p, _field_line(_header(text), "related"),
+                                       f"related article {r!r} does not exist")
             if len(text) > MAX_CHARS:
                 raise ArticleError(p, 1, f"the article is longer than {MAX_CHARS} characters")
             texts[article.id] = text

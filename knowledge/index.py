@@ -21,7 +21,7 @@ import chromadb
 from chromadb.config import Settings as ChromaSettings
 from langchain_chroma import Chroma
 
-from assistant.settings import Settings
+from assistant.core.settings import Settings
 from knowledge.articles import Article, load_articles
 from knowledge.embeddings import make_embeddings
 from knowledge.korean import morphemes
@@ -86,7 +86,8 @@ def _add_vectors(store: Chroma, docs: list[Doc], progress=None, batch: int = 256
         ids.append(f"{d.article_id}:{counters[d.article_id]}")
     for start in range(0, len(docs), batch):
         chunk = docs[start:start + batch]
-        store.add_texts([d.text for d in chunk], metadatas=[{"article_id": d.article_id, "kind": d.kind} for d in chunk],
+        store.add_texts([d.text for d in chunk],
+                        metadatas=[{"article_id": d.article_id, "kind": d.kind} for d in chunk],
                         ids=ids[start:start + batch])
         if progress:
             progress(min(start + batch, len(docs)), len(docs))
@@ -179,7 +180,7 @@ class KnowledgeIndex:
             tokens = morphemes(query)
             if tokens:
                 ids, scores = self.bm25.retrieve([tokens], k=n, show_progress=False)
-                for rank, (i, sc) in enumerate(zip(ids[0], scores[0])):
+                for rank, (i, sc) in enumerate(zip(ids[0], scores[0], strict=True)):
                     if sc > 0:
                         aid = self.docs[int(i)].article_id
                         fused[aid] = max(fused.get(aid, 0.0), BM25_WEIGHT / (RRF_K + rank))
@@ -188,7 +189,7 @@ class KnowledgeIndex:
             res = self.collection.query(query_embeddings=[self.embeddings.embed_query(query)], n_results=n,
                                         include=["metadatas", "distances"])
             vec: dict[str, float] = {}
-            for rank, (meta, dist) in enumerate(zip(res["metadatas"][0], res["distances"][0])):
+            for rank, (meta, dist) in enumerate(zip(res["metadatas"][0], res["distances"][0], strict=True)):
                 aid = meta["article_id"]
                 confidence[aid] = max(confidence.get(aid, 0.0), 1.0 - float(dist))
                 vec[aid] = max(vec.get(aid, 0.0), 1.0 / (RRF_K + rank))

@@ -5,7 +5,7 @@ from functools import lru_cache
 
 from kiwipiepy import Kiwi
 
-from assistant.hangul import compose, nfkc
+from assistant.core.hangul import compose, nfkc
 
 # Content morphemes only: nouns, verb/adjective stems, roots, foreign words, numbers, adverbs.
 _KEEP_TAGS = ("NN", "NR", "NP", "VV", "VA", "XR", "SL", "SN", "SH", "MAG", "VX")

@@ -18,7 +18,7 @@ from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from langsmith.run_helpers import tracing_context
 from pydantic import SecretStr
 
-from assistant.settings import Settings, get_settings
+from assistant.core.settings import Settings, get_settings
 from knowledge.answers import CHANNEL_LIMITS, fit, plain
 from knowledge.articles import Article
 from knowledge.index import SearchHit

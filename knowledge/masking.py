@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from assistant.hangul import nfkc
+from assistant.core.hangul import nfkc
 from knowledge.korean import kiwi
 
 PHONE = "[전화번호]"
@@ -50,7 +50,8 @@ _PHONES = (
 # digits (spaces allowed) right after the word for an account.
 _DASHED_DIGITS = re.compile(r"(?<![\d-])\d{2,6}(?:-\d{1,8}){1,4}(?![\d-])")
 _LONG_DIGITS = re.compile(r"(?<!\d)\d{10,20}(?!\d)(?!\s?(?:원|만|억|천|달러|엔|위안|동|바트))")
-_ACCOUNT_WORD = re.compile(r"(?:계좌|통장|은행|뱅크)(?:번호)?\s*(?:는|은|:|=)?\s*(\d[\d -]{6,}\d)(?!\d|\s?(?:원|만|억|천))")
+_ACCOUNT_WORD = re.compile(r"(?:계좌|통장|은행|뱅크)(?:번호)?\s*(?:는|은|:|=)?\s*(\d[\d -]{6,}\d)"
+                           r"(?!\d|\s?(?:원|만|억|천))")
 
 _PLATFORMS = ("카카오톡|카톡|카카오|텔레그램|텔레|텔그|인스타그램|인스타|라인|트위터|페이스북|페북|틱톡|위챗|"
               "디스코드|디코|스냅챗|왓츠앱|스카이프|잘로|스레드")
@@ -86,7 +87,8 @@ _NOT_NAMES = {"서울", "부산", "대구", "인천", "광주", "대전", "울�
               "전남", "경북", "경남", "제주", "한국", "중국", "일본", "미국", "베트남", "태국", "필리핀", "러시아",
               "캄보디아", "우즈벡", "몽골", "라오스", "네팔", "신림", "관악", "동작", "강남", "영등포", "카톡", "텔레"}
 # Endings after a name ("김민지예요", "민지라고", "민지님"), longest first.
-_ENDINGS = ("이라고요", "이라구요", "이라고", "이라구", "라고요", "라구요", "라고", "라구", "이에요", "이예요", "입니다",
+_ENDINGS = ("이라고요", "이라구요", "이라고", "이라구", "라고요", "라구요", "라고", "라구", "이에요", "이예요",
+            "입니다",
             "이고요", "이구요", "인데요", "이거든요", "이거든", "예요", "에요", "이고", "이구", "인데", "이야", "이요",
             "이며", "임", "야", "요")
 _INTRODUCED = re.compile(r"(?:이름|성함|본명|실명|닉네임)(?:은|는|이|:)?\s*"

@@ -11,9 +11,10 @@ import pytest
 from aiohttp import web
 from cryptography.fernet import Fernet
 
-from assistant.settings import get_settings
+from assistant.core.settings import get_settings
 
 ROOT = Path(__file__).resolve().parent.parent
+pytest_plugins = ["tests.console_client", "tests.browser"]  # fixtures: gateway, cheap_hashes; stack, browser
 
 
 def free_port() -> int:
@@ -71,7 +72,7 @@ def database_url(request, tmp_path) -> str:
         pytest.skip("no PostgreSQL: set DASI_TEST_POSTGRES_URL (CI does)")
     from sqlalchemy import create_engine, text
 
-    from casebook.db import sync_url
+    from assistant.store.db import sync_url
 
     engine = create_engine(sync_url(url))
     with engine.begin() as conn:

@@ -1,16 +1,17 @@
 """What the console tests share: staff accounts, a signed-in browser (cookie jar + CSRF token) and
-the real gateway app on a fresh database with the bot down. Import the fixtures into a test module
-(`from tests.console_client import cheap_hashes, gateway  # noqa: F401`) to use them."""
+the real gateway app on a fresh database with the bot down. tests/conftest.py loads this module as a
+plugin, so the fixtures `gateway` and `cheap_hashes` are available everywhere; a module that creates
+accounts marks itself with `pytestmark = pytest.mark.usefixtures("cheap_hashes")`."""
 from __future__ import annotations
 
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
-from assistant.settings import get_settings
-from casebook import accounts
-from casebook.db import sessionmaker
-from casebook.migrate import upgrade
+from assistant.core.settings import get_settings
+from assistant.store.db import sessionmaker
+from assistant.store.migrate import upgrade
+from casebook.staff import accounts
 from connectors.gateway import create_app
 from tests.conftest import free_port
 
@@ -27,7 +28,8 @@ class Staff:
         self.csrf = ""
 
     async def login(self, login: str, password: str = PASSWORD, **extra) -> aiohttp.ClientResponse:
-        resp = await self.http.post(f"{self.base}/api/console/login", json={"login": login, "password": password, **extra})
+        resp = await self.http.post(f"{self.base}/api/console/login",
+                                    json={"login": login, "password": password, **extra})
         if resp.status == 200:
             self.csrf = (await resp.json())["csrf_token"]
         return resp
@@ -49,7 +51,7 @@ class Staff:
         return payload
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture
 def cheap_hashes(monkeypatch):
     """Argon2 at its lowest cost: the tests are about the rules, not the hash's strength."""
     from argon2 import PasswordHasher

@@ -8,15 +8,15 @@ import fnmatch
 import ipaddress
 import logging
 from datetime import timedelta
-from typing import Optional
 
 import aiohttp
 from sqlalchemy import select
 from yarl import URL
 
-from assistant.settings import Settings
-from casebook import conversations as conv_service
-from casebook.models import Conversation, ConversationEvent, KakaoCallback, utcnow
+from assistant.core.clock import utcnow
+from assistant.core.settings import Settings
+from casebook.conversations import service as conv_service
+from casebook.models import Conversation, ConversationEvent, KakaoCallback
 from connectors.kakao.render import skill_response
 from connectors.outbound import Delivery, SendError, Sent
 from connectors.webhook_common import get, post_json
@@ -50,7 +50,7 @@ async def remember(session, conv: Conversation, url: str) -> None:
     session.add(KakaoCallback(conversation_id=conv.id, url=url, expires_at=utcnow() + CALLBACK_LIFE))
 
 
-async def pending(session, conversation_id: int) -> Optional[KakaoCallback]:
+async def pending(session, conversation_id: int) -> KakaoCallback | None:
     return (await session.scalars(select(KakaoCallback).where(
         KakaoCallback.conversation_id == conversation_id, KakaoCallback.used_at.is_(None),
         KakaoCallback.expires_at > utcnow() + MIN_LEFT).order_by(KakaoCallback.id.desc()).limit(1))).first()

@@ -50,8 +50,10 @@ def skill_response(replies: list[dict], operator: bool = False) -> tuple[dict, i
     if operator:
         outputs.append(OPERATOR_CARD)
     template: dict = {"outputs": outputs}
-    labels: set[str] = set()
-    quick = [q for q in quick if not (q["label"] in labels or labels.add(q["label"]))][:MAX_QUICK_REPLIES]
+    unique: dict[str, dict] = {}
+    for q in quick:  # the first reply with a label wins
+        unique.setdefault(q["label"], q)
+    quick = list(unique.values())[:MAX_QUICK_REPLIES]
     if quick:
         template["quickReplies"] = quick
     return {"version": "2.0", "template": template}, fitted

@@ -16,17 +16,18 @@ import time
 from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
 
-from casebook import conversations as conv_service
-from casebook.crypto import MissingKeyError
+from assistant.safety import emergency
+from assistant.store.crypto import MissingKeyError
+from assistant.web.appkeys import SETTINGS
+from assistant.web.errors import ApiError
+from casebook.conversations import service as conv_service
 from casebook.models import Conversation, ConversationState
-from connectors.appkeys import OUTBOX, ROUTER, SETTINGS
-from connectors.errors import ApiError
+from connectors.appkeys import OUTBOX, ROUTER
 from connectors.inbound import InboundMessage, Outcome
 from connectors.kakao import callbacks
 from connectors.kakao.render import NEXT_UTTERANCE_TEXT, skill_response, use_callback
 from connectors.router import Accepted
 from connectors.webhook_common import get, id_or_none, json_object, same, text_or_none
-from knowledge import emergency
 
 log = logging.getLogger("dasi.kakao")
 
@@ -49,7 +50,7 @@ def parse(payload: dict, now: float | None = None) -> InboundMessage:
     bucket = int((time.time() if now is None else now) // DEDUPE_BUCKET)
     # No message id in Kakao's payload, and X-Request-Id is UNVERIFIED (a re-POST might get a new one):
     # the same person saying the same thing within the bucket is one message.
-    key = hashlib.sha256(f"{user}\x1f{utterance}\x1f{bucket}".encode("utf-8")).hexdigest()
+    key = hashlib.sha256(f"{user}\x1f{utterance}\x1f{bucket}".encode()).hexdigest()
     return InboundMessage(channel="kakao", user_id=user, text=text, platform_message_id=f"k:{key}"[:200],
                           attachments=attachments)
 

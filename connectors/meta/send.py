@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
-from typing import Optional
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import aiohttp
 
-from assistant.settings import Settings
+from assistant.core.settings import Settings
 from connectors.outbound import Delivery, SendError, Sent, split_text, utf8_len
 from connectors.webhook_common import post_json
 
@@ -21,12 +21,12 @@ RATE_LIMIT_CODES = {"4", "17", "32", "613"}
 ERROR_CODE = re.compile(r"_code_(\d+)(?:_(\d+))?$")
 
 
-def reply_window(author: str, last_inbound_at: Optional[datetime], now: Optional[datetime] = None) -> str:
+def reply_window(author: str, last_inbound_at: datetime | None, now: datetime | None = None) -> str:
     """open (24 h) | human_agent (a counsellor, up to 7 days, with the HUMAN_AGENT tag) | closed.
     The console can show this before a counsellor writes."""
     if last_inbound_at is None:
         return "closed"
-    age = (now or datetime.now(timezone.utc)) - last_inbound_at
+    age = (now or datetime.now(UTC)) - last_inbound_at
     if age <= STANDARD_WINDOW:
         return "open"
     if author == "counsellor" and age <= HUMAN_AGENT_WINDOW:
@@ -47,7 +47,7 @@ def render(d: Delivery, window: str) -> list[dict]:
     # Both forms of the tag, as third-party code does: UNVERIFIED which one graph.instagram.com needs.
     mode = {"messaging_type": "MESSAGE_TAG", "tag": "HUMAN_AGENT"} if window == "human_agent" \
         else {"messaging_type": "RESPONSE"}
-    bodies = [{"recipient": {"id": d.recipient}, **mode, "message": {"text": p}} for p in parts]
+    bodies: list[dict[str, Any]] = [{"recipient": {"id": d.recipient}, **mode, "message": {"text": p}} for p in parts]
     qr = quick_replies(d.buttons)
     if qr:
         bodies[-1]["message"]["quick_replies"] = qr

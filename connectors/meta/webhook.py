@@ -7,12 +7,20 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from assistant.settings import Settings
-from connectors.appkeys import SETTINGS
-from connectors.errors import ApiError
+from assistant.core.settings import Settings
+from assistant.web.appkeys import SETTINGS
+from assistant.web.errors import ApiError
 from connectors.inbound import InboundMessage
-from connectors.webhook_common import (accept_all, answer_in_background, get, hex_signature, id_or_none,
-                                       json_object, same, text_or_none)
+from connectors.webhook_common import (
+    accept_all,
+    answer_in_background,
+    get,
+    hex_signature,
+    id_or_none,
+    json_object,
+    same,
+    text_or_none,
+)
 
 log = logging.getLogger("dasi.meta")
 
@@ -116,7 +124,7 @@ async def receive(request: web.Request) -> web.Response:
     parsed, skipped = parse(json_object(body))
     accepted = await accept_all(request.app, [p.message for p in parsed])
     # Standby messages are kept for the counsellors but not answered: we do not own that thread.
-    answer_in_background(request.app, [a for a, p in zip(accepted, parsed) if p.answer])
+    answer_in_background(request.app, [a for a, p in zip(accepted, parsed, strict=True) if p.answer])
     if skipped:
         log.info("meta batch: %d stored, skipped %s", len(parsed), dict(skipped))
     return web.json_response({"ok": True})

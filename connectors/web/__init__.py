@@ -1,1 +1,11 @@
-"""The web chat: the page at / and its JSON API."""
+"""The web chat: the page at /, its JSON API and its websocket."""
+from __future__ import annotations
+
+from aiohttp import web
+
+
+def setup(app: web.Application) -> None:
+    from connectors.web import chat, chat_live
+
+    chat.setup(app)
+    chat_live.setup(app)

@@ -5,7 +5,7 @@ import time
 
 import aiohttp
 
-from assistant.settings import Settings
+from assistant.core.settings import Settings
 from connectors.outbound import Delivery, SendError, Sent, split_text
 from connectors.webhook_common import post_json
 

@@ -7,12 +7,20 @@ from collections import Counter
 
 from aiohttp import web
 
-from assistant.settings import Settings
-from connectors.appkeys import SETTINGS
-from connectors.errors import ApiError
+from assistant.core.settings import Settings
+from assistant.web.appkeys import SETTINGS
+from assistant.web.errors import ApiError
 from connectors.inbound import InboundMessage
-from connectors.webhook_common import (accept_all, answer_in_background, b64_signature, get, id_or_none,
-                                       json_object, same, text_or_none)
+from connectors.webhook_common import (
+    accept_all,
+    answer_in_background,
+    b64_signature,
+    get,
+    id_or_none,
+    json_object,
+    same,
+    text_or_none,
+)
 
 log = logging.getLogger("dasi.x")
 
@@ -62,7 +70,7 @@ def parse(payload: dict, bot_user_id: str = "") -> tuple[list[InboundMessage], C
         data = get(ev, "message_create", "message_data")
         text = text_or_none(get(data, "quick_reply_response", "metadata")) or text_or_none(get(data, "text"))
         media = get(data, "attachment", "media")
-        attachments = ()
+        attachments: tuple[dict, ...] = ()
         if isinstance(media, dict):
             url, kind = media.get("media_url_https"), media.get("type")
             attachments = ({"type": kind if isinstance(kind, str) else "media",

@@ -13,7 +13,7 @@ import random
 import re
 from pathlib import Path
 
-from assistant.hangul import decompose
+from assistant.core.hangul import decompose
 
 HERE = Path(__file__).resolve().parent
 SRC = HERE / "posts.jsonl"

@@ -104,14 +104,15 @@ def main() -> int:
 
     try:
         sys.path.insert(0, str(HERE.parents[1]))
-        from assistant.safety_screen import screen
+        from assistant.safety.screen import screen
     except Exception as exc:  # noqa: BLE001 - optional check
         print(f"(safety screen not checked: {exc.__class__.__name__}: {exc})")
     else:
         for n, q, _ in rows:
             hit = screen(q)
             if hit.alarmed:
-                warnings.append(f"line {n}: the safety screen intercepts it ({', '.join(h.phrase for h in hit.hits)}): {q}")
+                warnings.append(f"line {n}: the safety screen intercepts it "
+                                f"({', '.join(h.phrase for h in hit.hits)}): {q}")
 
     by_cat_q: Counter = Counter()
     for _, _, ids in rows:
@@ -121,7 +122,8 @@ def main() -> int:
     print("category            questions(first id)  articles  covered")
     for cat in sorted({arts[a]["category"] for a in published}):
         in_cat = [a for a in published if arts[a]["category"] == cat]
-        print(f"  {cat:18} {by_cat_q[cat]:5}               {len(in_cat):4}     {sum(1 for a in in_cat if a in covered):4}")
+        print(f"  {cat:18} {by_cat_q[cat]:5}               {len(in_cat):4}     "
+              f"{sum(1 for a in in_cat if a in covered):4}")
     if "-v" in sys.argv:
         for aid in sorted(published):
             print(f"  {aid:32} first {first[aid]:3}  any {covered[aid]:3}")

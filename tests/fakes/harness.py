@@ -13,11 +13,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from assistant.settings import get_settings
-from casebook.db import close_engines, make_sync_engine
-from casebook.migrate import upgrade
+from assistant.core.settings import get_settings
+from assistant.store.db import close_engines, make_sync_engine
+from assistant.store.migrate import upgrade
+from assistant.web.appkeys import LIVE
 from casebook.models import Conversation, ConversationEvent, Message
-from connectors.appkeys import LIVE, OUTBOX
+from connectors.appkeys import OUTBOX
 from connectors.gateway import create_app
 from connectors.webhook_common import b64_signature, hex_signature
 from tests.conftest import ROOT, free_port

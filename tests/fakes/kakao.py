@@ -10,7 +10,8 @@ from aiohttp import web
 
 from tests.fakes.base import FakePlatform
 
-OUTPUT_KINDS = {"simpleText", "simpleImage", "textCard", "basicCard", "commerceCard", "listCard", "itemCard", "carousel"}
+OUTPUT_KINDS = {"simpleText", "simpleImage", "textCard", "basicCard", "commerceCard", "listCard", "itemCard",
+                "carousel"}
 BUTTON_ACTIONS = {"webLink", "message", "phone", "block", "share", "operator"}
 
 

@@ -8,7 +8,8 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from typing import Any, Callable, Coroutine
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from aiohttp import web
 

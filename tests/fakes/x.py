@@ -38,7 +38,8 @@ class FakeX(FakePlatform):
             body = await request.json()
         except ValueError:
             return self.reject(path, "not json")
-        if not isinstance(body, dict) or set(body) - {"text", "attachments"} or not (body.get("text") or body.get("attachments")):
+        if (not isinstance(body, dict) or set(body) - {"text", "attachments"}
+                or not (body.get("text") or body.get("attachments"))):
             return self.reject(path, "text and/or attachments only")
         if "text" in body and (not isinstance(body["text"], str) or not 1 <= len(body["text"]) <= 10000):
             return self.reject(path, "text 1-10000 characters")

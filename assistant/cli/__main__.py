@@ -1,0 +1,6 @@
+"""`python -m assistant.cli` is the `dasi` command."""
+import sys
+
+from assistant.cli.main import main
+
+sys.exit(main())

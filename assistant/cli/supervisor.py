@@ -1,0 +1,208 @@
+"""`dasi up`: start the action server, the Rasa server and the gateway, wait for each to be
+healthy, keep them running, and stop them all on Ctrl-C or SIGTERM."""
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+
+import yaml
+
+from assistant.cli.training import model_path, rasa_bin, rasa_env
+from assistant.core.settings import ROOT, Settings
+
+VENV_PY = Path(sys.executable)
+
+
+class StartupError(RuntimeError):
+    pass
+
+
+def _die_with_parent() -> None:
+    """Children get SIGTERM if `dasi up` itself dies, so nothing is left running."""
+    try:
+        ctypes.CDLL("libc.so.6").prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+    os.setsid()  # own process group: Ctrl-C reaches `dasi up`, which stops children in order
+
+
+@dataclass
+class Child:
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    ready: Callable[[], bool]
+    timeout: float
+    log_path: Path
+    proc: subprocess.Popen | None = None
+    restarts: list[float] = field(default_factory=list)
+
+    def start(self) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_path, "ab")
+        os.chmod(self.log_path, 0o600)
+        self.proc = subprocess.Popen(self.argv, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+        log.close()
+        pid_file = self.log_path.parent.parent / "run" / f"{self.name}.pid"
+        pid_file.parent.mkdir(parents=True, exist_ok=True)
+        pid_file.write_text(str(self.proc.pid))
+
+    def exit_code(self) -> int | None:
+        """None while running (or never started)."""
+        return self.proc.poll() if self.proc is not None else None
+
+    def wait_ready(self) -> None:
+        deadline = time.monotonic() + self.timeout
+        while time.monotonic() < deadline:
+            if (code := self.exit_code()) is not None:
+                raise StartupError(f"{self.name} exited with code {code}\n{self.tail()}")
+            if self.ready():
+                return
+            time.sleep(0.5)
+        raise StartupError(f"{self.name} did not become healthy within {self.timeout:.0f} s\n{self.tail()}")
+
+    def tail(self, lines: int = 30) -> str:
+        try:
+            text = self.log_path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:]
+        except OSError:
+            return ""
+        return "\n".join(f"    {line}" for line in text)
+
+    def stop(self, grace: float = 10.0) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+
+def _http_ok(url: str, check: Callable[[bytes], bool] = lambda body: True) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as resp:
+            return resp.status == 200 and check(resp.read())
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+def _model_loaded(body: bytes) -> bool:
+    return bool(json.loads(body).get("model_file"))
+
+
+def _rasa_ready(rasa_url: str) -> bool:
+    """Loaded, and warmed up: TensorFlow's first prediction is slow, and nobody should wait for it."""
+    if not _http_ok(f"{rasa_url}/status", _model_loaded):
+        return False
+    for text in ("안녕하세요", "선불금 갚아야 하나요?", "상담원 연결해 주세요"):
+        req = urllib.request.Request(f"{rasa_url}/model/parse", data=json.dumps({"text": text}).encode(),
+                                     headers={"Content-Type": "application/json"}, method="POST")
+        try:
+            with urllib.request.urlopen(req, timeout=60) as resp:
+                if resp.status != 200:
+                    return False
+        except (urllib.error.URLError, OSError):
+            return False
+    return True
+
+
+def tracker_store(settings: Settings) -> dict:
+    if not settings.rasa_tracker_url:
+        return {"type": "SQL", "dialect": "sqlite", "db": str(settings.var_dir / "rasa-tracker.db")}
+    u = urlparse(settings.rasa_tracker_url)
+    return {"type": "SQL", "dialect": "postgresql" if u.scheme.startswith("postgres") else u.scheme,
+            "url": u.hostname, "port": u.port or 5432, "username": u.username, "password": u.password,
+            "db": u.path.lstrip("/")}
+
+
+def write_endpoints(settings: Settings) -> Path:
+    path = settings.var_dir / "endpoints.yml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = {"action_endpoint": {"url": f"{settings.actions_url}/webhook"}, "tracker_store": tracker_store(settings)}
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    os.chmod(path, 0o600)  # may hold the tracker database password
+    return path
+
+
+def children(settings: Settings) -> list[Child]:
+    model = model_path()
+    if not model.exists():
+        raise StartupError(f"no Rasa model at {model.relative_to(ROOT)}: run `dasi train` (make run does it)")
+    rasa, actions = urlparse(settings.rasa_url), urlparse(settings.actions_url)
+    logs = settings.var_dir / "log"
+    app_env = dict(os.environ, PYTHONPATH=str(ROOT), ANONYMIZED_TELEMETRY="False")
+    return [
+        Child("actions", [str(VENV_PY), "-m", "rasa_sdk", "--actions", "actions", "--port", str(actions.port or 5055)],
+              dict(app_env, SANIC_HOST=actions.hostname or "127.0.0.1"),
+              lambda: _http_ok(f"{settings.actions_url}/health"), 120, logs / "actions.log"),
+        Child("rasa", [str(rasa_bin()), "run", "--enable-api", "--model", str(model),
+                       "--endpoints", str(write_endpoints(settings)),
+                       "--credentials", str(ROOT / "assistant" / "rasa_project" / "credentials.yml"),
+                       "--interface", rasa.hostname or "127.0.0.1", "--port", str(rasa.port or 5005)],
+              rasa_env(), lambda: _rasa_ready(settings.rasa_url), 300, logs / "rasa.log"),
+        Child("gateway", [str(VENV_PY), "-m", "assistant.cli.main", "gateway"], app_env,
+              lambda: _http_ok(f"{settings.public_url}/healthz"), 120, logs / "gateway.log"),
+    ]
+
+
+def up(settings: Settings, log=print) -> int:
+    procs = children(settings)
+    stopping = False
+
+    def _stop(signum, _frame) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        for child in procs:
+            log(f"starting {child.name}…")
+            child.start()
+            child.wait_ready()
+            log(f"  {child.name} is up (logs: {child.log_path})")
+            if stopping:
+                return 130
+        log("\ndasi is running:\n"
+            f"  web chat  {settings.public_url}/\n"
+            f"  console   {settings.public_url}/console\n"
+            f"  health    {settings.public_url}/healthz\n"
+            "Ctrl-C stops everything.")
+        while not stopping:
+            time.sleep(0.5)
+            for child in procs:
+                if child.exit_code() is not None and not stopping:
+                    _restart(child, log)
+        return 0
+    except StartupError as exc:
+        log(f"\nERROR: {exc}")
+        return 1
+    finally:
+        log("stopping…")
+        for child in reversed(procs):
+            child.stop()
+        log("stopped.")
+
+
+def _restart(child: Child, log) -> None:
+    """A crashed part is restarted (at most 5 times in 5 minutes); the gateway keeps answering
+    with the emergency numbers meanwhile."""
+    now = time.monotonic()
+    child.restarts = [t for t in child.restarts if now - t < 300] + [now]
+    if len(child.restarts) > 5:
+        raise StartupError(f"{child.name} keeps crashing (exit code {child.exit_code()})\n{child.tail()}")
+    log(f"ERROR: {child.name} exited with code {child.exit_code()}; restarting")
+    child.start()

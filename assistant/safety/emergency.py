@@ -1,0 +1,55 @@
+"""Fixed emergency texts. They depend on nothing that can fail (no index, no LLM, no database),
+and every number in them is from ../shared/reference/kb-facts.md (§4)."""
+from __future__ import annotations
+
+from assistant.core.settings import get_settings
+
+COUNSELLOR_BUTTON = {"title": "상담원 연결", "payload": "/request_counsellor"}
+
+
+def _centre() -> str:
+    s = get_settings()
+    return f"{s.centre_name} {s.centre_phone}"
+
+
+def danger_text() -> str:
+    return ("지금 위험하면 바로 112에 전화하세요. 전화가 어려우면 112로 문자(있는 곳 주소와 상황)를 "
+            f"보내도 신고돼요.\n{_centre()}, 여성긴급전화 1366(24시간)에서도 도와드려요.")
+
+
+def self_harm_text() -> str:
+    return ("이야기해 줘서 고마워요. 많이 힘드셨죠. 혼자 견디지 않아도 돼요.\n"
+            "자살예방상담전화 109는 24시간 언제든 받아요. 지금 위험하면 112나 119에 전화해 주세요.\n"
+            f"{_centre()}도 함께할게요.")
+
+
+def medical_text() -> str:
+    return ("다쳤거나 몸이 위급하면 바로 119에 전화하세요. 문자나 영상통화로도 신고할 수 있어요.\n"
+            f"{_centre()}에서도 도와드려요.")
+
+
+def exploitation_text() -> str:
+    return ("빚(선불금)이 있어도 그만두지 못하게 막거나 여권·신분증을 빼앗는 건 법이 보호하는 피해일 수 "
+            f"있어요. 지금 위험하면 112에 신고하세요.\n{_centre()}, 여성긴급전화 1366(24시간)에서 도와드려요.")
+
+
+def handoff_note() -> str:
+    return "상담원 연결을 요청해 두었어요. 상담원이 곧 이어서 답할게요."
+
+
+def fallback_text() -> str:
+    """When the assistant cannot answer (Rasa or the action server down or slow)."""
+    return ("지금은 자동 답변이 잠시 어려워요. 위험하면 바로 112(문자 112도 돼요), 죽고 싶은 마음이 들면 "
+            f"109(24시간)에 연락하세요.\n{_centre()}, 여성긴급전화 1366(24시간)에서도 도와드려요.")
+
+
+SCREEN_TEXTS = {"danger": danger_text, "self_harm": self_harm_text,
+                "medical": medical_text, "exploitation": exploitation_text}
+
+
+def screen_replies(categories: list[str]) -> list[dict]:
+    """The reply to a safety-screen alarm: the most urgent category's text first, then the rest."""
+    texts = [SCREEN_TEXTS[c]() for c in categories if c in SCREEN_TEXTS]
+    if not texts:
+        return []
+    return [{"text": "\n\n".join(texts[:2])}, {"text": handoff_note(), "buttons": [COUNSELLOR_BUTTON]}]

@@ -1,0 +1,12 @@
+"""`dasi users|stats|keys|retention|people`: the casebook's commands."""
+from __future__ import annotations
+
+from typing import Any
+
+
+def register(sub: Any) -> None:
+    from casebook.cli import protection, stats, users
+
+    users.register(sub)
+    stats.register(sub)
+    protection.register(sub)

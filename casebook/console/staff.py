@@ -1,0 +1,118 @@
+"""Staff sign-in, accounts and the audit log in the console (thin: casebook.staff does the work).
+
+POST /api/console/login {"login","password"[,"totp"]} → {"csrf_token", "user"} + session cookie
+POST /api/console/logout · GET /api/console/me
+GET  /api/console/audit (supervisors) · GET/POST /api/console/users, POST /api/console/users/{login}/disable (admins)
+
+Console accounts are the only staff sign-in: the knowledge admin and the detection review use them too.
+"""
+from __future__ import annotations
+
+from aiohttp import web
+
+from assistant.core.clock import utcnow
+from assistant.web.errors import ApiError
+from assistant.web.responses import ok, read_json
+from casebook.console.auth import (
+    AUDIT_ROLES,
+    USER_ADMIN_ROLES,
+    audited,
+    db,
+    require_user,
+    set_cookie,
+    sign_in,
+    sign_out,
+)
+from casebook.models import User
+from casebook.staff import accounts, audit
+from casebook.staff.accounts import SignedIn
+
+
+def user_json(user: SignedIn | User) -> dict:
+    return {"login": user.login, "name": user.name, "role": user.role}
+
+
+async def login(request: web.Request) -> web.Response:
+    body = await read_json(request)
+    login_, password, code = body.get("login"), body.get("password"), body.get("totp")
+    if not isinstance(login_, str) or not isinstance(password, str) or not login_ or not password:
+        raise ApiError(400, "invalid_body", "login and password are required strings")
+    if code is not None and not isinstance(code, str):
+        raise ApiError(400, "invalid_totp", "totp must be a string")
+    token, csrf, user = await sign_in(request, login_, password, code)
+    response = ok({"csrf_token": csrf, "user": user_json(user)})
+    set_cookie(request, response, token)
+    return response
+
+
+async def logout(request: web.Request) -> web.Response:
+    await require_user(request, accounts.ROLES)
+    response = ok({"ok": True})
+    await sign_out(request, response)
+    return response
+
+
+async def me(request: web.Request) -> web.Response:
+    """The signed-in user and their CSRF token (same-origin only: a JSON GET other sites cannot read)."""
+    user = await require_user(request, accounts.ROLES)
+    return ok({"user": user_json(user), "csrf_token": user.csrf})
+
+
+async def get_audit(request: web.Request) -> web.Response:
+    await require_user(request, AUDIT_ROLES)
+    q = request.query
+    try:
+        limit = int(q.get("limit", "200"))
+        before = int(q["before"]) if "before" in q else None
+    except ValueError:
+        raise ApiError(400, "invalid_query", "limit and before must be numbers") from None
+    async with db(request)() as s, s.begin():
+        rows = await audit.entries(s, limit, before, q.get("actor") or None, q.get("record") or None)
+        audited(request, s, "audit.view", "audit", "", count=len(rows))
+    return ok({"entries": [audit.as_dict(r) for r in rows]})
+
+
+async def list_users(request: web.Request) -> web.Response:
+    await require_user(request, USER_ADMIN_ROLES)
+    async with db(request)() as s, s.begin():
+        users = await accounts.list_users(s)
+        audited(request, s, "users.view", "user", "")
+    return ok({"users": [{**user_json(u), "disabled": u.disabled, "totp": bool(u.totp_secret),
+                          "locked": bool(u.locked_until and u.locked_until > utcnow())} for u in users]})
+
+
+async def create_user(request: web.Request) -> web.Response:
+    await require_user(request, USER_ADMIN_ROLES)
+    body = await read_json(request)
+    fields = [body.get(k) for k in ("login", "name", "role", "password")]
+    if not all(isinstance(f, str) and f for f in fields):
+        raise ApiError(400, "invalid_body", "login, name, role and password are required strings")
+    async with db(request)() as s, s.begin():
+        try:
+            user = await accounts.create_user(s, *fields)
+        except accounts.AccountError as exc:
+            raise ApiError(400, "invalid_user", str(exc)) from None
+        audited(request, s, "users.create", "user", user.login, role=user.role)
+    return ok({"user": user_json(user)}, status=201)
+
+
+async def disable_user(request: web.Request) -> web.Response:
+    await require_user(request, USER_ADMIN_ROLES)
+    login_ = request.match_info["login"]
+    async with db(request)() as s, s.begin():
+        if not await accounts.disable_user(s, login_):
+            raise ApiError(404, "not_found", "그런 계정이 없어요.")
+        audited(request, s, "users.disable", "user", login_)
+    return ok({"ok": True})
+
+
+
+def setup(app: web.Application) -> None:
+    r = app.router
+    r.add_post("/api/console/login", login)
+    r.add_post("/api/console/logout", logout)
+    r.add_get("/api/console/me", me)
+    r.add_get("/api/console/audit", get_audit)
+    r.add_get("/api/console/users", list_users)
+    r.add_post("/api/console/users", create_user)
+    r.add_post("/api/console/users/{login}/disable", disable_user)

@@ -1,0 +1,72 @@
+"""Web chat API and pages. Inputs are checked strictly; bad input is a 4xx JSON error, never a 500."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from aiohttp import web
+from sqlalchemy import select
+
+from assistant.web.errors import ApiError
+from assistant.web.responses import MAX_TEXT, ok, read_json
+from casebook.conversations import service as conv_service
+from casebook.models import Message
+from connectors.appkeys import ROUTER
+from connectors.inbound import InboundMessage
+
+STATIC = Path(__file__).with_name("static")
+SESSION = re.compile(r"^[A-Za-z0-9_-]{8,128}$")
+CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
+
+
+async def post_message(request: web.Request) -> web.Response:
+    body = await read_json(request)
+    session, text, client_id = body.get("session"), body.get("text"), body.get("id")
+    if not isinstance(session, str) or not SESSION.match(session):
+        raise ApiError(400, "invalid_session", "session must be 8–128 letters, digits, '-' or '_'")
+    if not isinstance(text, str) or not text.strip():
+        raise ApiError(400, "invalid_text", "text must be a non-empty string")
+    if len(text) > MAX_TEXT:
+        raise ApiError(413, "text_too_long", f"text must be at most {MAX_TEXT} characters")
+    if client_id is not None and (not isinstance(client_id, str) or not CLIENT_ID.match(client_id)):
+        raise ApiError(400, "invalid_id", "id must be 1–100 letters, digits, '-' or '_'")
+    outcome = await request.app[ROUTER].handle(InboundMessage(
+        channel="web", user_id=session, text=text, platform_message_id=f"{session}:{client_id}" if client_id else None))
+    return ok({"replies": outcome.replies, "state": outcome.state, "risk": outcome.risk})
+
+
+async def get_messages(request: web.Request) -> web.Response:
+    """Polling fallback: messages for this session after a given id (counsellor replies arrive here)."""
+    session, after = request.query.get("session", ""), request.query.get("after", "0")
+    if not SESSION.match(session):
+        raise ApiError(400, "invalid_session", "session must be 8–128 letters, digits, '-' or '_'")
+    if not after.isdigit():
+        raise ApiError(400, "invalid_after", "after must be a message id")
+    router = request.app[ROUTER]
+    async with router.sessions() as s:
+        # The latest, even if closed: the closing notice must still reach the person.
+        conv = await conv_service.find_latest_conversation(s, "web", session)
+        if conv is None:
+            return ok({"messages": [], "state": "bot"})
+        rows = (await s.scalars(select(Message).where(
+            Message.conversation_id == conv.id, Message.id > int(after), Message.direction == "out")
+            .order_by(Message.id).limit(100))).all()
+        messages = [{"id": m.id, "author": m.author, "text": m.text, "buttons": m.buttons or []} for m in rows]
+        return ok({"messages": messages, "state": conv.state})
+
+
+async def index(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(STATIC / "index.html",
+                            headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
+
+
+async def privacy(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(STATIC / "privacy.html")
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get("/", index)
+    app.router.add_get("/privacy", privacy)
+    app.router.add_post("/api/webchat/messages", post_message)
+    app.router.add_get("/api/webchat/messages", get_messages)
+    app.router.add_static("/static/chat/", STATIC)

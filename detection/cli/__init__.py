@@ -1,0 +1,13 @@
+"""`dasi detect ...`: the classifier's commands (classify, train) and the pipeline's (scan, report, ...)."""
+from __future__ import annotations
+
+from typing import Any
+
+
+def register(subparsers: Any) -> None:
+    from detection.cli import classifier, pipeline
+
+    detect = subparsers.add_parser("detect", help="find prostitution ads and the luring of minors in posts")
+    sub = detect.add_subparsers(dest="detect_command", required=True)
+    classifier.register(sub)
+    pipeline.register(sub)

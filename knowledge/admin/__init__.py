@@ -1,0 +1,18 @@
+"""The knowledge admin: staff edit, preview, publish and revert articles at /admin/knowledge (HTTP only;
+knowledge.editing does the work), and the console's canned replies."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiohttp import web
+
+STATIC = Path(__file__).with_name("static")
+
+
+def setup(app: web.Application) -> None:
+    from knowledge.admin import auth, canned, routes
+
+    auth.setup(app)
+    routes.setup(app)
+    canned.setup(app)
+    app.router.add_static("/static/admin/", STATIC)

@@ -1,0 +1,117 @@
+"""`dasi kb ...`: the knowledge base's commands (reindex, search, eval, validate, import, export)."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from assistant.core.settings import get_settings
+
+
+def cmd_kb_reindex(args: argparse.Namespace) -> int:
+    from knowledge import index
+
+    settings = get_settings()
+    if not args.force and index.is_current(settings):
+        print("knowledge index is current")
+        return 0
+
+    def progress(done: int, total: int) -> None:
+        if not getattr(args, "quiet", False):
+            bar = "#" * int(30 * done / total)
+            print(f"\r[{bar:<30}] {done}/{total}", end="", file=sys.stderr, flush=True)
+
+    n = index.build(settings, progress)
+    print(f"\nknowledge index built: {n} documents", file=sys.stderr) if not getattr(args, "quiet", False) else \
+        print(f"knowledge index built: {n} documents")
+    return 0
+
+
+def cmd_kb_search(args: argparse.Namespace) -> int:
+    from knowledge.index import KnowledgeIndex
+
+    hits = KnowledgeIndex(get_settings()).search(args.query, k=args.top)
+    rows = [{"id": h.article.id, "title": h.article.title, "score": round(h.confidence, 4)} for h in hits]
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False))
+    else:
+        for r in rows:
+            print(f"{r['score']:.3f}  {r['id']}  {r['title']}")
+    return 0
+
+
+def cmd_kb_eval(args: argparse.Namespace) -> int:
+    from knowledge.evaluate import evaluate, load_questions
+    from knowledge.index import KnowledgeIndex
+
+    settings = get_settings()
+    result = evaluate(KnowledgeIndex(settings), load_questions(Path(args.file)), mode=args.mode,
+                      threshold=settings.kb_min_confidence)
+    print(json.dumps(result.as_dict(), ensure_ascii=False))
+    if args.show_misses:
+        for q in result.misses:
+            print(f"miss: {q}", file=sys.stderr)
+        for q in result.wrongly_answered:
+            print(f"answered, though no article answers it: {q}", file=sys.stderr)
+    return 0
+
+
+def cmd_kb_validate(args: argparse.Namespace) -> int:
+    from knowledge.articles import ArticleError, load_articles
+
+    try:
+        articles = load_articles(get_settings().knowledge_dir, include_drafts=True)
+    except ArticleError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"{len(articles)} articles are valid")
+    return 0
+
+
+def cmd_kb_import(args: argparse.Namespace) -> int:
+    """All files are validated first: one invalid file and nothing is imported."""
+    from knowledge.editing import InvalidArticles, import_dir
+
+    try:
+        changed = import_dir(get_settings(), Path(args.dir), author="cli")
+    except InvalidArticles as exc:
+        for err in exc.errors:
+            print(err, file=sys.stderr)
+        print(f"nothing imported: {len(exc.errors)} invalid file(s)", file=sys.stderr)
+        return 1
+    print(f"imported {len(changed)} changed article(s){': ' + ', '.join(changed) if changed else ''}")
+    return 0
+
+
+def cmd_kb_export(args: argparse.Namespace) -> int:
+    from knowledge.editing import export_dir
+
+    print(f"exported {export_dir(get_settings(), Path(args.dir))} article(s) to {args.dir}")
+    return 0
+
+
+def register(sub: Any) -> None:
+    kb = sub.add_parser("kb", help="knowledge base").add_subparsers(dest="kb_command", required=True)
+    reindex = kb.add_parser("reindex", help="rebuild the index")
+    reindex.add_argument("--force", action="store_true", default=True)
+    reindex.set_defaults(func=cmd_kb_reindex)
+    search = kb.add_parser("search", help="search the knowledge base")
+    search.add_argument("query")
+    search.add_argument("--top", type=int, default=3)
+    search.add_argument("--json", action="store_true")
+    search.set_defaults(func=cmd_kb_search)
+    kb.add_parser("validate", help="check every article's front matter").set_defaults(func=cmd_kb_validate)
+    ev = kb.add_parser("eval", help="recall@1, recall@3, MRR and the share past the confidence bar on a question "
+                                    "file (JSONL with q and ids; ids [] = no article answers it)")
+    ev.add_argument("file")
+    ev.add_argument("--mode", choices=["hybrid", "bm25", "vector"], default="hybrid")
+    ev.add_argument("--show-misses", action="store_true")
+    ev.set_defaults(func=cmd_kb_eval)
+    kb_import = kb.add_parser("import", help="validate, copy in and index the articles of a folder")
+    kb_import.add_argument("dir")
+    kb_import.set_defaults(func=cmd_kb_import)
+    kb_export = kb.add_parser("export", help="copy every article (drafts too) to a folder")
+    kb_export.add_argument("dir")
+    kb_export.set_defaults(func=cmd_kb_export)
