@@ -47,8 +47,15 @@ $(DETECT_STAMP): $(STAMP) detection/data/posts.jsonl $(wildcard detection/classi
 	$(VENV)/bin/python -m detection.classifier.train
 	@mkdir -p $(dir $@) && touch $@
 
+# Risk model (models/risk-model.joblib, not committed): retrained when its data, code or lexicon change
+# (assistant/safety/risk/train.py also checks a fingerprint). A few minutes: it embeds the messages.
+RISK_STAMP := models/.risk-model
+$(RISK_STAMP): $(STAMP) $(wildcard assistant/safety/data/*.jsonl assistant/safety/data/*/*.jsonl assistant/safety/risk/*.py) assistant/safety/lexicon.yml
+	$(VENV)/bin/python -m assistant.safety.risk.train
+	@mkdir -p $(dir $@) && touch $@
+
 # .env with fresh secrets, database schema, knowledge index, Rasa model (each only if needed).
-setup: venvs $(DETECT_STAMP)
+setup: venvs $(DETECT_STAMP) $(RISK_STAMP)
 	$(VENV)/bin/dasi init
 
 run: setup

@@ -1,6 +1,7 @@
 """Actions for safety, handoff, youth and data requests. Texts come from knowledge/."""
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import UTC, datetime
 from typing import Any
@@ -13,6 +14,8 @@ from actions.question_shape import looks_like_question
 from assistant.core.clock import Hours, korean_when
 from assistant.core.settings import get_settings
 from assistant.safety import emergency
+from assistant.safety.risk.assess import Assessment, default_assessor
+from assistant.safety.risk.text import CONTEXT_MESSAGES
 from assistant.store.db import sessionmaker
 from casebook.conversations import service as conv_service
 
@@ -55,14 +58,44 @@ class ActionWelcome(Action):
         return []
 
 
+async def reassess(tracker: Tracker, intent: str) -> Assessment:
+    """The message assessed again with the NLU intent as one more signal (never enough on its own)."""
+    texts = [e.get("text") or "" for e in tracker.events if e.get("event") == "user"]
+    text = tracker.latest_message.get("text") or ""
+    earlier = [t for t in texts[:-1] if t][-CONTEXT_MESSAGES:]
+    assessor = default_assessor(get_settings().models_dir)
+    return await asyncio.get_running_loop().run_in_executor(None, assessor.assess, text, earlier, None, intent)
+
+
+async def alarm_or_answer(dispatcher: CollectingDispatcher, tracker: Tracker, intent: str, reminder: str,
+                          questions_only: bool = False) -> None:
+    """An emergency intent: the emergency reply and a counsellor when the assessment with the intent
+    alarms; otherwise (an idiom NLU misfiled) the question's answer and the number in one line."""
+    a = await reassess(tracker, intent)
+    gateway = (tracker.latest_message.get("metadata") or {}).get("assessment") or {}
+    if a.alarmed:
+        if not set(a.categories) <= set(gateway.get("categories", [])):  # the gateway did not say it already
+            _send(dispatcher, emergency.screen_replies(list(a.categories)))
+        await services.update_conversation(tracker.sender_id, risk=a.level, handoff=intent,
+                                           youth=a.context.minor, assessment=a.as_dict())
+        await answer_too(dispatcher, tracker, questions_only=questions_only)
+        return
+    await services.update_conversation(tracker.sender_id, risk=a.level, assessment=a.as_dict())
+    from actions.knowledge_actions import knowledge_reply, question_bar
+
+    text = tracker.latest_message.get("text") or ""
+    answer = await knowledge_reply(tracker, question_bar(text))
+    if answer:
+        dispatcher.utter_message(text=answer["text"], buttons=answer.get("buttons", []))
+    dispatcher.utter_message(text=reminder, buttons=[emergency.COUNSELLOR_BUTTON])
+
+
 class ActionEmergency(Action):
     def name(self) -> str:
         return "action_emergency"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> Events:
-        _send(dispatcher, emergency.screen_replies(["danger"]))
-        await services.update_conversation(tracker.sender_id, risk="critical", handoff="emergency_danger")
-        await answer_too(dispatcher, tracker)
+        await alarm_or_answer(dispatcher, tracker, "emergency_danger", emergency.REMINDERS["danger"])
         return []
 
 
@@ -71,9 +104,8 @@ class ActionSelfHarm(Action):
         return "action_self_harm"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> Events:
-        _send(dispatcher, emergency.screen_replies(["self_harm"]))
-        await services.update_conversation(tracker.sender_id, risk="critical", handoff="self_harm")
-        await answer_too(dispatcher, tracker, questions_only=True)  # "109로 바뀐 거 맞죠?"
+        await alarm_or_answer(dispatcher, tracker, "self_harm", emergency.REMINDERS["self_harm"],
+                              questions_only=True)  # "109로 바뀐 거 맞죠?"
         return []
 
 

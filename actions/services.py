@@ -26,7 +26,8 @@ def knowledge() -> KnowledgeIndex:
 
 
 async def update_conversation(public_id: str, *, risk: str | None = None, handoff: str | None = None,
-                              youth: bool = False, event: str | None = None) -> str | None:
+                              youth: bool = False, event: str | None = None,
+                              assessment: dict | None = None) -> str | None:
     """Apply what an action decided to the conversation; returns its state, or None if unknown.
 
     A database failure is logged (without text) and does not stop the reply: the person still
@@ -37,7 +38,7 @@ async def update_conversation(public_id: str, *, risk: str | None = None, handof
             if conv is None:
                 return None
             if risk:
-                await conv_service.raise_risk(s, conv, risk, "bot")
+                await conv_service.raise_risk(s, conv, risk, "bot", **(assessment or {}))
             if youth:
                 await conv_service.flag_youth(s, conv, "bot")
             if handoff:

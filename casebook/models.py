@@ -45,6 +45,10 @@ class Conversation(Base):
                                                      nullable=True, index=True)
     # Retention erased the content (messages' text, user_ref); the row stays for anonymous counts.
     purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # What the risk assessor carries from one message to the next (assistant.safety.risk): the highest
+    # score per category so far and whether an age under 19 was said. Derived from what the person wrote,
+    # so encrypted.
+    risk_context: Mapped[dict | None] = mapped_column(EncryptedJSON, nullable=True)
 
     messages: Mapped[list[Message]] = relationship(back_populates="conversation", order_by="Message.id")
 
@@ -82,6 +86,24 @@ class Message(Base):
 
     __table_args__ = (UniqueConstraint("channel", "platform_message_id", name="uq_message_platform_id"),
                       Index("ix_messages_delivery", "delivery", "channel"))
+
+
+class RiskLabel(Base):
+    """A counsellor's correction of the risk assessment: labelled data for the next training run.
+    The message and the earlier ones it was read with are kept encrypted; retention erases them."""
+
+    __tablename__ = "risk_labels"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"), index=True)
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="SET NULL"), nullable=True)
+    text: Mapped[str | None] = mapped_column(EncryptedText, nullable=True)
+    context: Mapped[list | None] = mapped_column(EncryptedJSON, nullable=True)
+    categories: Mapped[list] = mapped_column(JSON, default=list)  # codes only
+    level: Mapped[str] = mapped_column(String(10))
+    was: Mapped[dict] = mapped_column(JSON, default=dict)  # the assessor's level and categories, codes only
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class KakaoCallback(Base):

@@ -12,7 +12,7 @@ from sqlalchemy import text
 
 from assistant.core.errors import DomainError
 from assistant.core.settings import Settings, get_settings
-from assistant.safety.screen import default_lexicon
+from assistant.safety.risk.assess import RiskAssessor, default_assessor
 from assistant.store.db import close_engines, sessionmaker
 from assistant.web import headers
 from assistant.web.appkeys import HTTP, LIVE, SETTINGS
@@ -98,10 +98,17 @@ async def healthz(request: web.Request) -> web.Response:
                              dumps=lambda o: json.dumps(o, ensure_ascii=False))
 
 
+def _warm_assessor(settings: Settings) -> RiskAssessor:
+    """Load the risk model, the tokenizer and the embedding model once, before the first person writes."""
+    assessor = default_assessor(settings.models_dir)
+    assessor.assess("안녕하세요")
+    return assessor
+
+
 async def _startup(app: web.Application) -> None:
     app[HTTP] = aiohttp.ClientSession()
-    app[ROUTER] = Router(app[SETTINGS], sessionmaker(app[SETTINGS].database_url), app[HTTP], default_lexicon(),
-                         app[LIVE])
+    assessor = await asyncio.get_running_loop().run_in_executor(None, _warm_assessor, app[SETTINGS])
+    app[ROUTER] = Router(app[SETTINGS], sessionmaker(app[SETTINGS].database_url), app[HTTP], assessor, app[LIVE])
     await channels.start(app)  # the outbox (app[OUTBOX]) and the platform senders; logs which channels are on
 
 

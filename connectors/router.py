@@ -1,24 +1,28 @@
-"""Decides who answers an inbound message, after storing it and screening it for danger.
+"""Decides who answers an inbound message, after storing it and assessing its risk.
 
-Order matters: screen (depends on nothing) → store → answer (bot or nobody while a counsellor
-holds the conversation) → store the replies. A failure anywhere after the screen still ends with
-the emergency numbers in the reply: never silence.
+Order matters: store (a webhook is acknowledged only after this) → assess the risk (the assessor needs no
+Rasa, index or LLM; the conversation's earlier messages are read when the database answers) and record it
+(the queue sees it before the bot answers) → answer (bot, or nobody while a counsellor holds the
+conversation) → store the replies. If storing fails, the message is assessed alone and the person still
+gets the emergency numbers: never silence.
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import aiohttp
+from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from assistant.core.risk import risk_max
 from assistant.core.settings import Settings
 from assistant.safety import emergency
-from assistant.safety.screen import Lexicon, ScreenResult
+from assistant.safety.risk.assess import Assessment, RiskAssessor, RiskContext
 from assistant.store.crypto import MissingKeyError
 from assistant.web.live import LiveHub
 from casebook.conversations import service as conv_service
@@ -32,6 +36,7 @@ log = logging.getLogger("dasi.router")
 # types that starts with "/" is plain text, so nobody can trigger intents by hand.
 ALLOWED_PAYLOAD = re.compile(r'^/(request_counsellor|affirm|deny|greet|ask_kb)(\{[^{}]{0,200}\})?$')
 BOT_STATES = {ConversationState.bot.value, ConversationState.waiting.value}
+CONTEXT_MESSAGES = 3  # earlier messages the assessor reads with the current one
 
 
 def rasa_text(text: str) -> str:
@@ -53,66 +58,89 @@ def _valid_json(s: str) -> bool:
 
 @dataclass
 class Accepted:
-    """An inbound message that is stored (and screened) but not yet answered: webhooks that answer
+    """An inbound message that is assessed and stored but not yet answered: webhooks that answer
     through a send API acknowledge at this point and answer in the background."""
     msg: InboundMessage
     text: str
-    screened: ScreenResult
+    assessment: Assessment | None = None  # set when the answer starts
     conv_id: int = 0
     public_id: str = ""
     state: str = ConversationState.bot.value
     risk: str = "none"
     inbound_id: int = 0
     duplicate: Outcome | None = None  # set when the platform sent this message before
+    context: list[str] = field(default_factory=list)
 
 
 class Router:
     def __init__(self, settings: Settings, sessions: async_sessionmaker, http: aiohttp.ClientSession,
-                 lexicon: Lexicon, live: LiveHub | None = None) -> None:
+                 assessor: RiskAssessor, live: LiveHub | None = None) -> None:
         self.settings = settings
         self.live = live or LiveHub()
         self.sessions = sessions
         self.http = http
-        self.lexicon = lexicon
+        self.assessor = assessor
 
     async def handle(self, msg: InboundMessage) -> Outcome:
-        accepted = self.screen(msg)
+        accepted = Accepted(msg=msg, text=(msg.text or "").strip())
         try:
             await self._accept(accepted)
         except (SQLAlchemyError, OSError, MissingKeyError) as exc:
-            return self._storage_failed(accepted, exc)
+            return await self._storage_failed(accepted, exc)
         return accepted.duplicate or await self.answer(accepted)
 
-    def screen(self, msg: InboundMessage) -> Accepted:
-        text = (msg.text or "").strip()
-        screened = self.lexicon.screen(text) if text else ScreenResult()
-        if screened.alarmed:
-            # Categories only: the message text never goes to the log.
-            log.warning("safety screen: %s (%s)", ",".join(screened.categories), msg.channel)
-        return Accepted(msg=msg, text=text, screened=screened)
-
     async def accept(self, msg: InboundMessage) -> Accepted:
-        """Screen and store only. Raises on storage failure, so the caller does not acknowledge."""
-        accepted = self.screen(msg)
+        """Store only. Raises on storage failure, so the caller does not acknowledge."""
+        accepted = Accepted(msg=msg, text=(msg.text or "").strip())
         await self._accept(accepted)
         return accepted
 
     async def answer(self, accepted: Accepted) -> Outcome:
-        """Answer a stored message; never raises for storage: the emergency numbers still go out."""
+        """Assess and answer a stored message; never raises for storage: the emergency numbers still go out."""
         try:
             return await self._answer(accepted)
         except (SQLAlchemyError, OSError, MissingKeyError) as exc:
-            return self._storage_failed(accepted, exc)
+            return await self._storage_failed(accepted, exc)
 
-    def _storage_failed(self, accepted: Accepted, exc: Exception) -> Outcome:
+    async def _assess(self, accepted: Accepted) -> Assessment:
+        """The risk of the message read with the conversation so far. The earlier messages come from the
+        database when it answers; without them the message is assessed alone (never not at all)."""
+        if accepted.assessment is not None:
+            return accepted.assessment
+        context: list[str] = []
+        carried = RiskContext()
+        if accepted.conv_id:
+            try:
+                context, carried = await self._context(accepted)
+            except (SQLAlchemyError, OSError, MissingKeyError) as exc:
+                log.error("conversation context unavailable (%s): assessing the message alone", type(exc).__name__)
+        a = await asyncio.get_running_loop().run_in_executor(None, self.assessor.assess, accepted.text, context,
+                                                             carried)
+        if a.alarmed:
+            # Categories only: the message text never goes to the log.
+            log.warning("risk %s: %s (%s)", a.level, ",".join(a.categories), accepted.msg.channel)
+        accepted.assessment = a
+        return a
+
+    async def _context(self, accepted: Accepted) -> tuple[list[str], RiskContext]:
+        async with self.sessions() as s:
+            conv = await s.get(Conversation, accepted.conv_id)
+            rows = (await s.scalars(select(Message.text).where(
+                Message.conversation_id == accepted.conv_id, Message.direction == "in",
+                Message.id < accepted.inbound_id, Message.text.is_not(None))
+                .order_by(Message.id.desc()).limit(CONTEXT_MESSAGES))).all()
+            return [r for r in reversed(rows) if r], RiskContext.from_dict(conv.risk_context if conv else None)
+
+    async def _storage_failed(self, accepted: Accepted, exc: Exception) -> Outcome:
         log.error("storage failed for a %s message: %s", accepted.msg.channel, type(exc).__name__)
-        screened = accepted.screened
-        replies = emergency.screen_replies(screened.categories) or [{"text": emergency.fallback_text()}]
-        return Outcome(replies=replies, state=ConversationState.bot.value, risk=screened.risk, stored=False)
+        accepted.conv_id = 0  # nothing to read the context from
+        a = await self._assess(accepted)
+        replies = emergency.screen_replies(list(a.categories)) or [{"text": emergency.fallback_text()}]
+        return Outcome(replies=replies, state=ConversationState.bot.value, risk=a.level, stored=False)
 
     async def _accept(self, accepted: Accepted) -> None:
-        msg, screened = accepted.msg, accepted.screened
-        # 1. Store before answering; a retried platform message is answered from what was stored.
+        msg = accepted.msg
+        # Store before answering; a retried platform message is answered from what was stored.
         async with self.sessions() as s, s.begin():
             conv = await conv_service.get_or_create_conversation(s, msg.channel, msg.user_id)
             stored, created = await conv_service.store_inbound(s, conv, msg.text, msg.platform_message_id,
@@ -124,32 +152,43 @@ class Router:
                     replies=replies or [{"text": "메시지를 받았어요. 잠시만 기다려 주세요."}],
                     state=conv.state, risk=conv.risk, message_id=stored.id, reply_ids=[m.id for m in previous])
                 return
-            if screened.alarmed:
-                await conv_service.raise_risk(s, conv, screened.risk, "safety_screen",
-                                              categories=screened.categories)
-                await conv_service.request_handoff(s, conv, "safety_screen", reason="safety_screen")
             accepted.conv_id, accepted.public_id = conv.id, conv.public_id
             accepted.state, accepted.risk, accepted.inbound_id = conv.state, conv.risk, stored.id
         self.live.publish({"type": "message", "conversation": accepted.public_id, "message_id": accepted.inbound_id,
                            "direction": "in", "state": accepted.state, "risk": accepted.risk,
                            "channel": msg.channel})
 
+    async def _record(self, accepted: Accepted, a: Assessment) -> None:
+        """The assessment on the conversation (risk, queue, youth, what to carry), before the bot answers."""
+        async with self.sessions() as s, s.begin():
+            conv = await s.get(Conversation, accepted.conv_id, populate_existing=True)
+            await conv_service.record_assessment(s, conv, a.level, a.as_dict(), a.context.as_dict(),
+                                                 youth=a.context.minor, handoff=a.alarmed)
+            accepted.state, accepted.risk = conv.state, conv.risk
+        if a.alarmed:
+            self.live.publish({"type": "state", "conversation": accepted.public_id, "state": accepted.state,
+                               "risk": accepted.risk, "channel": accepted.msg.channel})
+
     async def _answer(self, accepted: Accepted) -> Outcome:
-        msg, text, screened = accepted.msg, accepted.text, accepted.screened
+        a = await self._assess(accepted)
+        await self._record(accepted, a)
+        msg, text = accepted.msg, accepted.text
         conv_id, public_id, state, risk = accepted.conv_id, accepted.public_id, accepted.state, accepted.risk
         inbound_id = accepted.inbound_id
 
-        # 2. Answer. The screen's reply needs nothing else; the bot answers only while it holds
-        #    the conversation; attachments get a short text (they are kept for the counsellor).
-        # An alarm's reply comes first; then the bot still answers what was asked ("협박당하면
+        # 2. Answer. An alarm's reply needs nothing else; the bot answers only while it holds the
+        #    conversation; attachments get a short text (they are kept for the counsellor).
+        # An alarm's reply comes first (a category alarmed earlier in the conversation gets a short
+        # reminder, not the whole text again); then the bot still answers what was asked ("협박당하면
         # 신고할 수 있어요?"), except after self-harm talk, where the 109 reply stands alone.
-        replies: list[dict] = emergency.screen_replies(screened.categories) if screened.alarmed else []
+        replies: list[dict] = emergency.alarm_replies(list(a.categories), list(a.new_categories))
         failed_component = None
-        bot_may_answer = state in BOT_STATES and "self_harm" not in screened.categories
+        bot_may_answer = state in BOT_STATES and "self_harm" not in a.categories
         if bot_may_answer and text:
             try:
                 answer = await ask_rasa(self.http, self.settings.rasa_url, public_id, rasa_text(text),
-                                        {"channel": msg.channel, "risk": risk, "state": state},
+                                        {"channel": msg.channel, "risk": risk, "state": state,
+                                         "assessment": a.as_dict()},
                                         self.settings.reply_timeout)
                 said = {r["text"] for r in replies}  # the bot's own emergency reply would repeat the screen's
                 replies += [r for r in answer if r["text"] not in said]
@@ -158,6 +197,9 @@ class Router:
                 log.error("assistant unavailable for conversation %s: %s", public_id, exc)
                 replies = replies or [{"text": emergency.fallback_text()},
                                       {"text": emergency.handoff_note(), "buttons": [emergency.COUNSELLOR_BUTTON]}]
+            if a.level == "medium" and not a.alarmed:
+                # Not an alarm, but not nothing: the number stays in view, nobody is paged.
+                replies.append({"text": emergency.REMINDERS[a.likeliest]})
         elif bot_may_answer and msg.attachments:
             replies += [{"text": "보내 주신 파일은 상담원이 확인할 수 있게 저장했어요. "
                                  "글로도 상황을 알려 주시면 도와드릴게요."}]
@@ -170,7 +212,7 @@ class Router:
                 await conv_service.record_failure(s, conv, failed_component, "unavailable")
                 await conv_service.request_handoff(s, conv, "system", reason=f"{failed_component}_unavailable")
             stored_replies = await conv_service.store_replies(s, conv, replies, inbound)
-            state, risk = conv.state, risk_max(conv.risk, screened.risk)
+            state, risk = conv.state, risk_max(conv.risk, a.level)
         self.live.publish({"type": "message", "conversation": public_id, "message_id": inbound_id,
                            "direction": "out", "state": state, "risk": risk, "channel": msg.channel})
         return Outcome(replies=replies, state=state, risk=risk, message_id=inbound_id,

@@ -58,6 +58,8 @@ class Settings:
     chroma_dir: Path = field(default_factory=lambda: ROOT / "var" / "chroma")
     index_dir: Path = field(default_factory=lambda: ROOT / "var" / "knowledge")
     var_dir: Path = field(default_factory=lambda: ROOT / "var")
+    # Trained models (Rasa's, the risk model): build output of `make`, read by every process.
+    models_dir: Path = field(default_factory=lambda: ROOT / "models")
     embeddings: str = "e5"
     kb_min_confidence: float = MIN_CONFIDENCE["e5"]  # the default embeddings' bar
     centre_hours: str = "mon-fri 09:00-18:00"
@@ -151,6 +153,7 @@ ENV: dict[str, tuple[tuple[str, ...], Callable[[str], Any]]] = {
     "chroma_dir": (("DASI_CHROMA_DIR",), _path),
     "index_dir": (("DASI_INDEX_DIR",), _path),
     "var_dir": (("DASI_VAR_DIR",), _path),
+    "models_dir": (("DASI_MODELS_DIR",), _path),
     "embeddings": (("DASI_EMBEDDINGS",), str),
     "kb_min_confidence": (("DASI_KB_MIN_CONFIDENCE",), float),
     "centre_hours": (("DASI_CENTRE_HOURS",), str),

@@ -29,8 +29,16 @@ def medical_text() -> str:
 
 
 def exploitation_text() -> str:
-    return ("빚(선불금)이 있어도 그만두지 못하게 막거나 여권·신분증을 빼앗는 건 법이 보호하는 피해일 수 "
-            f"있어요. 지금 위험하면 112에 신고하세요.\n{_centre()}, 여성긴급전화 1366(24시간)에서 도와드려요.")
+    return ("빚(선불금) 때문에 그만두지 못하게 하거나 여권·신분증을 빼앗는 건 법이 보호하는 피해예요. 성매매와 관련된 "
+            "선불금 같은 빚은 법으로 무효라서 갚지 않아도 돼요.\n지금 위험하면 112에 신고하세요. "
+            f"{_centre()}, 여성긴급전화 1366(24시간)에서 도와드려요.")
+
+
+def minor_text() -> str:
+    return ("이야기해 줘서 고마워요. 당신 잘못이 아니에요. 어른이 돈·선물·잘 곳을 주면서 만나자고 하거나 사진을 "
+            "달라고 하는 건 범죄예요.\n사진이나 영상은 보내지 말고, 만나러 가지 마세요. 지금 위험하면 112, "
+            "청소년상담 1388(24시간, 문자 #1388), 117에 연락하세요.\n"
+            f"{_centre()}도 비밀을 지키며 함께할게요.")
 
 
 def handoff_note() -> str:
@@ -43,13 +51,36 @@ def fallback_text() -> str:
             f"109(24시간)에 연락하세요.\n{_centre()}, 여성긴급전화 1366(24시간)에서도 도와드려요.")
 
 
-SCREEN_TEXTS = {"danger": danger_text, "self_harm": self_harm_text,
-                "medical": medical_text, "exploitation": exploitation_text}
+# The reply for each crisis category. A medical emergency gets 119 before anything else.
+SCREEN_TEXTS = {"danger": danger_text, "medical": medical_text, "self_harm": self_harm_text,
+                "minor": minor_text, "exploitation": exploitation_text}
 
 
 def screen_replies(categories: list[str]) -> list[dict]:
-    """The reply to a safety-screen alarm: the most urgent category's text first, then the rest."""
-    texts = [SCREEN_TEXTS[c]() for c in categories if c in SCREEN_TEXTS]
+    """The reply to an alarm: the most urgent category's text first (SCREEN_TEXTS order), then one more."""
+    texts = [SCREEN_TEXTS[c]() for c in SCREEN_TEXTS if c in categories]
     if not texts:
         return []
     return [{"text": "\n\n".join(texts[:2])}, {"text": handoff_note(), "buttons": [COUNSELLOR_BUTTON]}]
+
+
+# One line per category when a conversation already got that category's whole text: the number stays
+# in view without repeating the whole reply to every message.
+REMINDERS = {
+    "danger": "위험하면 바로 112(문자 112도 돼요)에 연락하세요.",
+    "medical": "몸이 위급하면 바로 119에 전화하세요.",
+    "self_harm": "힘들면 언제든 109(24시간)에 연락하세요.",
+    "minor": "위험하면 112, 청소년상담 1388(24시간)에 연락하세요.",
+    "exploitation": "위험하면 112, 여성긴급전화 1366(24시간)에 연락하세요.",
+}
+
+
+def alarm_replies(categories: list[str], new_categories: list[str]) -> list[dict]:
+    """The reply to an alarmed message: the whole texts when a category is new in the conversation,
+    else a one-line reminder of the most urgent category's number."""
+    if not categories:
+        return []
+    if new_categories:
+        return screen_replies(categories)
+    first = next(c for c in SCREEN_TEXTS if c in categories)
+    return [{"text": REMINDERS[first]}]

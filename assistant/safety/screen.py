@@ -50,6 +50,7 @@ class Phrase:
     text: str  # compact form
     jamo: str
     initials: str
+    floor: bool = False  # unmistakable: the category is at least high whatever the model says
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,7 @@ class Hit:
     category: str
     phrase: str
     method: str  # exact | initials | fuzzy
+    floor: bool = False
 
 
 @dataclass
@@ -85,13 +87,15 @@ class Lexicon:
             if spec["risk"] not in RISK_ORDER[1:]:
                 raise ValueError(f"{name}: risk must be one of {RISK_ORDER[1:]}")
             self.risk[name] = spec["risk"]
-            for raw in spec["phrases"]:
+            floor = {compact(str(raw)) for raw in (data.get("floor") or {}).get(name, [])}
+            plain = [raw for raw in spec["phrases"] if compact(str(raw)) not in floor]
+            for raw in [*plain, *sorted(floor)]:
                 c = compact(str(raw))
                 if len(c) < 2:
                     raise ValueError(f"{name}: phrase {raw!r} is too short to match safely")
                 # Initials are folded like the message is ("ㄱㅎㅇㅇ" arrives as "ㄱㅎㅇ").
                 self.phrases.append(Phrase(name, c, decompose(c, split_compounds=True),
-                                           _REPEAT.sub(r"\1", choseong(c))))
+                                           _REPEAT.sub(r"\1", choseong(c)), c in floor))
             for raw in spec.get("except", []) or []:
                 self.exceptions.append((name, compact(str(raw))))
         context = data.get("context") or {}
@@ -111,12 +115,15 @@ class Lexicon:
             return c
         return "|".join(w for w in words if w)
 
-    def _defused(self, text: str, c: str) -> bool:
-        """Laughter, fiction or a question about a word, with no sign of urgency: "감금 영화
-        재밌어?", "살려줘ㅋㅋ 과제가 산더미야". Never applied to self-harm (see `screen`).
+    def playful(self, text: str, c: str | None = None) -> bool:
+        """Laughter, fiction or a question about a word ("감금 영화 재밌어?", "살려줘ㅋㅋ 과제가 산더미야").
         Laughter is read from the raw text: folded, "ㅎㅎ" would look like one initial consonant."""
-        cue = _LAUGHTER.search(text) or any(d in c for d in self.defuse)
-        return bool(cue) and not any(u in c for u in self.urgent)
+        c = compact(text) if c is None else c
+        return bool(_LAUGHTER.search(text) or any(d in c for d in self.defuse))
+
+    def _defused(self, text: str, c: str) -> bool:
+        """Playful with no sign of urgency. Never applied to self-harm (see `screen`)."""
+        return self.playful(text, c) and not any(u in c for u in self.urgent)
 
     def screen(self, text: str) -> ScreenResult:
         c = compact(text)
@@ -147,7 +154,10 @@ class Lexicon:
                 method = "fuzzy"
             if method and (p.category, p.text) not in seen:
                 seen.add((p.category, p.text))
-                result.hits.append(Hit(p.category, p.text, method))
+                # A floor is unmistakable only said in earnest: laughter or fiction takes it off (never for
+                # self-harm, which always gets the gentle 109 reply).
+                floor = p.floor and (p.category == "self_harm" or not self.playful(text, c))
+                result.hits.append(Hit(p.category, p.text, method, floor))
                 result.risk = risk_max(result.risk, self.risk[p.category])
         return result
 

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from assistant.core.clock import utcnow
+from assistant.core.risk import RISK_ORDER
 from assistant.web.appkeys import DELIVERY, LIVE
 from assistant.web.errors import ApiError
 from assistant.web.responses import ok, read_json, text_field
@@ -205,6 +206,26 @@ async def post_note(request: web.Request) -> web.Response:
     return ok({"note": {"id": note.id}}, status=201)
 
 
+async def correct_risk(request: web.Request) -> web.Response:
+    """A counsellor sets the risk the assessor got wrong (up or down); kept as labelled data."""
+    user = await require_user(request, CONSOLE_ROLES)
+    body = await read_json(request)
+    level, categories = body.get("level"), body.get("categories", [])
+    if level not in RISK_ORDER:
+        raise ApiError(400, "invalid_level", f"level must be one of {', '.join(RISK_ORDER)}")
+    if not isinstance(categories, list) or not set(categories) <= set(conv_service.RISK_CATEGORIES):
+        raise ApiError(400, "invalid_categories",
+                       f"categories must be a list of {', '.join(conv_service.RISK_CATEGORIES)}")
+    async with db(request)() as s, s.begin():
+        conv = await _readable(request, s, user, "conversation.risk")
+        _may_act(user, conv)
+        label = await conv_service.correct_risk(s, conv, user.actor, user.user_id, level, categories)
+        audited(request, s, "conversation.risk", "conversation", conv.public_id, level=level,
+                categories=label.categories)
+    _publish(request, conv)
+    return ok({"risk": level, "categories": label.categories})
+
+
 async def typing(request: web.Request) -> web.Response:
     """The person sees "상담원이 입력하고 있어요"; not audited (it is not a view or a change)."""
     user = await require_user(request, CONSOLE_ROLES)
@@ -232,6 +253,7 @@ def setup(app: web.Application) -> None:
     base = f"/api/console/conversations/{ID_ROUTE}"
     r.add_get(base, get_conversation)
     for name, handler in (("claim", claim), ("release", release), ("close", close), ("transfer", transfer),
-                          ("messages", post_message), ("notes", post_note), ("typing", typing)):
+                          ("messages", post_message), ("notes", post_note), ("typing", typing),
+                          ("risk", correct_risk)):
         r.add_post(f"{base}/{name}", handler)
     r.add_get("/api/console/counsellors", counsellors)

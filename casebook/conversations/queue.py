@@ -1,6 +1,6 @@
 """The counsellor queue and who holds a conversation.
 
-Ordering: risk (critical, high, elevated, none), then the longest wait first. Claiming is one
+Ordering: risk (critical, high, medium, low, none), then the longest wait first. Claiming is one
 conditional UPDATE ("... WHERE state IN (claimable)"): the database decides, so of two counsellors
 claiming at once exactly one changes a row and wins; the other gets False, never a read-then-write
 race. Release, close and transfer are guarded the same way by the current assignee.

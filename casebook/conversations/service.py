@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from assistant.core.clock import utcnow
 from assistant.core.risk import RISK_ORDER, risk_max
 from assistant.store import crypto
-from casebook.models import Conversation, ConversationEvent, ConversationState, Message
+from casebook.models import Conversation, ConversationEvent, ConversationState, Message, RiskLabel
 
 S = ConversationState
 # Allowed state changes, as data: the console and actions ask `change_state`, which checks here.
@@ -116,6 +116,49 @@ async def raise_risk(session: AsyncSession, conv: Conversation, risk: str, actor
     add_event(session, conv, "risk", actor, old=conv.risk, new=new, **detail)
     conv.risk = new
     return True
+
+
+async def record_assessment(session: AsyncSession, conv: Conversation, level: str, assessment: dict,
+                            carried: dict, *, youth: bool, handoff: bool) -> None:
+    """One message's risk assessment: the conversation's risk goes up (never down by itself), the
+    assessment is an event when it raised the risk or alarmed a category for the first time (the console
+    shows its reasons), youth is flagged, and an alarm queues the conversation for a counsellor."""
+    before = set((conv.risk_context or {}).get("alarmed", []))
+    raised = await raise_risk(session, conv, level, "risk_assessor", **assessment)
+    if not raised and set(assessment.get("categories", [])) - before:
+        add_event(session, conv, "risk", "risk_assessor", old=conv.risk, new=conv.risk, **assessment)
+    conv.risk_context = carried
+    if youth:
+        await flag_youth(session, conv, "risk_assessor")
+    if handoff:
+        await request_handoff(session, conv, "risk_assessor", reason="risk_assessor")
+
+
+RISK_CATEGORIES = ("danger", "self_harm", "medical", "minor", "exploitation")
+
+
+async def correct_risk(session: AsyncSession, conv: Conversation, actor: str, author_id: int | None,
+                       level: str, categories: list[str]) -> RiskLabel:
+    """A counsellor's correction (it may lower the risk): the conversation takes the level, and the last
+    message with the ones before it is kept as labelled data for the next training run."""
+    if level not in RISK_ORDER:
+        raise ValueError(f"unknown risk {level!r}")
+    if set(categories) - set(RISK_CATEGORIES):
+        raise ValueError("unknown risk category")
+    texts = list((await session.scalars(select(Message.text).where(
+        Message.conversation_id == conv.id, Message.direction == "in", Message.text.is_not(None))
+        .order_by(Message.id.desc()).limit(4))).all())[::-1]
+    last_id = await session.scalar(select(Message.id).where(
+        Message.conversation_id == conv.id, Message.direction == "in").order_by(Message.id.desc()).limit(1))
+    was = {"level": conv.risk, "categories": list((conv.risk_context or {}).get("alarmed", []))}
+    label = RiskLabel(conversation_id=conv.id, message_id=last_id, text=texts[-1] if texts else None,
+                      context=texts[:-1], categories=[c for c in RISK_CATEGORIES if c in categories],
+                      level=level, was=was, author_id=author_id)
+    session.add(label)
+    add_event(session, conv, "risk_corrected", actor, old=conv.risk, new=level, categories=label.categories)
+    conv.risk = level
+    await session.flush()
+    return label
 
 
 async def change_state(session: AsyncSession, conv: Conversation, state: str, actor: str, **detail) -> bool:

@@ -49,6 +49,7 @@ from casebook.models import (
     KakaoCallback,
     Message,
     Person,
+    RiskLabel,
 )
 from casebook.staff import audit
 
@@ -171,6 +172,8 @@ def purge_conversations(session: Session, conv_ids: Sequence[int], now: datetime
         text=None, buttons=None, attachments=None, platform_message_id=None)))
     session.execute(_no_sync(delete(ConversationNote).where(ConversationNote.conversation_id.in_(ids))))
     session.execute(_no_sync(delete(KakaoCallback).where(KakaoCallback.conversation_id.in_(ids))))
+    session.execute(_no_sync(delete(RiskLabel).where(RiskLabel.conversation_id.in_(ids))))  # they quote messages
+    session.execute(_no_sync(update(Conversation).where(Conversation.id.in_(ids)).values(risk_context=None)))
     # user_key is a keyed hash of the platform id: replaced by a random value, so nobody can find the
     # row again from a platform id, and a person writing again starts a fresh conversation.
     session.execute(update(Conversation), [{"id": cid, "user_ref": "", "user_key": f"purged:{uuid.uuid4().hex}"}

@@ -120,7 +120,8 @@ async def _respond_now(app: web.Application, accepted: Accepted, outcome: Outcom
         if operator:
             await callbacks.offer_operator_once(s, conv)
     # The bot is late: danger still gets its numbers now, first; then what waited; then a holding note.
-    head = emergency.screen_replies(accepted.screened.categories)[:1] if outcome is None else []
+    alarmed = list(accepted.assessment.categories) if accepted.assessment else []  # assessed before Rasa is asked
+    head = emergency.screen_replies(alarmed)[:1] if outcome is None else []
     tail = [{"text": NEXT_UTTERANCE_TEXT}] if outcome is None else []
     replies = head + [{"text": m.text or "", "buttons": m.buttons or []} for m in waiting] + tail
     response, fitted = skill_response(replies, operator=operator)

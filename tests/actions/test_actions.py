@@ -59,15 +59,29 @@ async def test_youth_disclosure_flags_the_conversation_and_says_minors_are_not_p
         assert (await cs.get_conversation(s, conversation)).youth
 
 
-async def test_emergency_action_gives_112_and_queues_at_critical(conversation):
+async def test_emergency_action_gives_112_and_queues_at_the_top(conversation):
     from actions.conversation_actions import ActionEmergency
 
     dispatcher = CollectingDispatcher()
-    await ActionEmergency().run(dispatcher, tracker(conversation, "사장이 못 나가게 해요", "emergency_danger"), {})
+    message = tracker(conversation, "사장이 방에 가둬놓고 못 나가게 해요", "emergency_danger")
+    await ActionEmergency().run(dispatcher, message, {})
     assert "112" in dispatcher.messages[0]["text"]
     async with sessionmaker()() as s:
         conv = await cs.get_conversation(s, conversation)
-        assert conv.risk == "critical" and conv.state == "waiting"
+        assert conv.risk in ("high", "critical") and conv.state == "waiting"
+
+
+async def test_an_idiom_nlu_files_as_an_emergency_is_answered_not_queued(conversation):
+    """The NLU intent is one signal: alone it does not page a counsellor (it keeps the number in view)."""
+    from actions.conversation_actions import ActionEmergency, ActionSelfHarm
+
+    for action, intent, number in ((ActionEmergency, "emergency_danger", "112"), (ActionSelfHarm, "self_harm", "109")):
+        dispatcher = CollectingDispatcher()
+        await action().run(dispatcher, tracker(conversation, "시험 망해서 웃겨 죽겠다 ㅋㅋㅋ", intent), {})
+        assert number in dispatcher.messages[-1]["text"]
+        async with sessionmaker()() as s:
+            conv = await cs.get_conversation(s, conversation)
+            assert conv.risk not in ("high", "critical") and conv.state == "bot", intent
 
 
 async def test_deletion_request_is_recorded_for_staff(conversation):

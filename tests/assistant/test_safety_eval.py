@@ -1,8 +1,9 @@
-"""The safety screen measured on sets written apart from its lexicon.
+"""The lexicon (the assessor's fast signal and floor) measured on sets written apart from it.
 
-crisis.jsonl / ordinary.jsonl: the suite's own set; not one crisis message may be missed, and
-at most 3% of ordinary messages may raise an alarm. *_holdout.jsonl: a second set, written later
-by someone who never saw the lexicon, that shows how the screen does on text it was not tuned on."""
+earlier/crisis.jsonl / ordinary.jsonl (assistant/safety/data): the lexicon's own set; not one crisis
+message may be missed by the lexicon, and at most 3% of ordinary messages may hit it. *_holdout.jsonl
+(tests/data/safety): a second set, written later by someone who never saw the lexicon. The whole risk
+assessment (lexicon + model + context) is measured in test_risk_assessor.py."""
 import json
 
 import pytest
@@ -11,6 +12,7 @@ from assistant.safety.screen import screen
 from tests.conftest import ROOT
 
 DATA = ROOT / "tests" / "data" / "safety"
+EARLIER = ROOT / "assistant" / "safety" / "data" / "earlier"
 # The holdout floor is a regression guard, not the goal: on 2026-11-25 the lexicon caught 0.588 of
 # the holdout crises (the suite's own set: 1.0), which says a lexicon alone does not generalise
 # (see the conversation issue's notes). Raise these as the screen improves; never lower them.
@@ -19,7 +21,8 @@ HOLDOUT_MAX_FALSE_ALARMS = 0.03
 
 
 def load(name: str) -> list[dict]:
-    return [json.loads(line) for line in (DATA / name).read_text(encoding="utf-8").splitlines() if line.strip()]
+    path = DATA / name if (DATA / name).exists() else EARLIER / name
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 def recall_and_false_alarms(crisis: str, ordinary: str) -> tuple[list[dict], list[dict], float, float]:

@@ -52,7 +52,7 @@ async def test_risk_only_rises_and_every_change_is_an_event(sessions):
     async with sessions() as s, s.begin():
         conv = await cs.get_or_create_conversation(s, "web", "session-abc123")
         assert await cs.raise_risk(s, conv, "high", "safety_screen")
-        assert not await cs.raise_risk(s, conv, "elevated", "bot")
+        assert not await cs.raise_risk(s, conv, "medium", "bot")
         assert conv.risk == "high"
         assert await cs.request_handoff(s, conv, "bot", reason="requested")
         assert not await cs.request_handoff(s, conv, "bot", reason="again")

@@ -2,7 +2,14 @@
 // says what changed; the data itself comes from the JSON API, which checks the role on every call.
 (function () {
   "use strict";
-  var RISK = {critical: "긴급", high: "높음", elevated: "주의", none: "일반"};
+  var RISK = {critical: "긴급", high: "높음", medium: "주의", low: "낮음", none: "일반"};
+  var CATEGORY = {danger: "위험", self_harm: "자해·자살", medical: "응급의료", minor: "청소년 착취", exploitation: "강요·착취"};
+  var SIGNAL = {model: "모델", floor: "확실한 문구", lexicon: "위기 문구", intent: "챗봇 의도", age: "나이", minor: "청소년"};
+  // Why the assessor decided: "model:danger" → "모델(위험)"; never message text.
+  function reasonText(r) {
+    var parts = r.split(":"), what = CATEGORY[parts[1]] || (parts[1] === "under_19" ? "19세 미만" : parts[1]);
+    return (SIGNAL[parts[0]] || parts[0]) + (what ? "(" + what + ")" : "");
+  }
   var CHANNEL = {web: "웹 채팅", kakao: "카카오톡", instagram: "인스타그램", messenger: "메신저", x: "X"};
   var STATE = {bot: "챗봇", waiting: "대기", counsellor: "상담원 연결", closed: "종료"};
   var AUTHOR = {user: "내담자", bot: "챗봇", counsellor: "상담원", system: "안내"};
@@ -184,7 +191,16 @@
   // --- one conversation --------------------------------------------------------------------------
   var EVENT_TEXT = {
     state: function (e) { return "상태: " + (STATE[e.detail.old] || e.detail.old) + " → " + (STATE[e.detail.new] || e.detail.new); },
-    risk: function (e) { return "위험도: " + (RISK[e.detail.old] || e.detail.old) + " → " + (RISK[e.detail.new] || e.detail.new); },
+    risk: function (e) {
+      var text = "위험도: " + (RISK[e.detail.old] || e.detail.old) + " → " + (RISK[e.detail.new] || e.detail.new);
+      if (e.detail.categories && e.detail.categories.length) text += " · " + e.detail.categories.map(function (c) { return CATEGORY[c] || c; }).join(", ");
+      if (e.detail.reasons && e.detail.reasons.length) text += " · 근거: " + e.detail.reasons.map(reasonText).join(", ");
+      return text;
+    },
+    risk_corrected: function (e) {
+      return "위험도 수정: " + (RISK[e.detail.old] || e.detail.old) + " → " + (RISK[e.detail.new] || e.detail.new) +
+        (e.detail.categories.length ? " · " + e.detail.categories.map(function (c) { return CATEGORY[c] || c; }).join(", ") : "");
+    },
     youth: function () { return "청소년으로 표시됨"; },
     transfer: function (e) { return "전달: " + e.detail.to; },
     failure: function (e) { return "장애: " + e.detail.component; },
@@ -204,6 +220,8 @@
     $("close").hidden = !canAct || c.state === "closed";
     $("reply-form").hidden = !c.mine;
     $("canned-box").hidden = !c.mine;
+    $("risk-box").hidden = !canAct;
+    $("risk-level").value = c.risk;
     // Messages and events in time order: the whole story, with who did what.
     var rows = data.messages.map(function (m) { return {t: m.created_at, m: m}; })
       .concat(data.events.filter(function (e) { return EVENT_TEXT[e.kind]; }).map(function (e) { return {t: e.created_at, e: e}; }))
@@ -257,6 +275,12 @@
   });
   $("reply").addEventListener("keydown", function (e) {
     if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); $("reply-form").requestSubmit(); }
+  });
+  $("risk-form").addEventListener("submit", function (e) {
+    e.preventDefault();
+    var cats = Array.prototype.filter.call($("risk-cats").querySelectorAll("input"), function (b) { return b.checked; })
+      .map(function (b) { return b.value; });
+    act("risk", {level: $("risk-level").value, categories: cats}, function () { $("risk-box").open = false; });
   });
   $("note-form").addEventListener("submit", function (e) {
     e.preventDefault();
