@@ -36,6 +36,7 @@ log = logging.getLogger("dasi.router")
 # types that starts with "/" is plain text, so nobody can trigger intents by hand.
 ALLOWED_PAYLOAD = re.compile(r'^/(request_counsellor|affirm|deny|greet|ask_kb)(\{[^{}]{0,200}\})?$')
 BOT_STATES = {ConversationState.bot.value, ConversationState.waiting.value}
+LIFE_CATEGORIES = ("danger", "self_harm", "medical")
 CONTEXT_MESSAGES = 3  # earlier messages the assessor reads with the current one
 
 
@@ -102,7 +103,7 @@ class Router:
         except (SQLAlchemyError, OSError, MissingKeyError) as exc:
             return await self._storage_failed(accepted, exc)
 
-    async def _assess(self, accepted: Accepted) -> Assessment:
+    async def assess(self, accepted: Accepted) -> Assessment:
         """The risk of the message read with the conversation so far. The earlier messages come from the
         database when it answers; without them the message is assessed alone (never not at all)."""
         if accepted.assessment is not None:
@@ -134,7 +135,7 @@ class Router:
     async def _storage_failed(self, accepted: Accepted, exc: Exception) -> Outcome:
         log.error("storage failed for a %s message: %s", accepted.msg.channel, type(exc).__name__)
         accepted.conv_id = 0  # nothing to read the context from
-        a = await self._assess(accepted)
+        a = await self.assess(accepted)
         replies = emergency.screen_replies(list(a.categories)) or [{"text": emergency.fallback_text()}]
         return Outcome(replies=replies, state=ConversationState.bot.value, risk=a.level, stored=False)
 
@@ -170,7 +171,7 @@ class Router:
                                "risk": accepted.risk, "channel": accepted.msg.channel})
 
     async def _answer(self, accepted: Accepted) -> Outcome:
-        a = await self._assess(accepted)
+        a = await self.assess(accepted)
         await self._record(accepted, a)
         msg, text = accepted.msg, accepted.text
         conv_id, public_id, state, risk = accepted.conv_id, accepted.public_id, accepted.state, accepted.risk
@@ -181,7 +182,10 @@ class Router:
         # An alarm's reply comes first (a category alarmed earlier in the conversation gets a short
         # reminder, not the whole text again); then the bot still answers what was asked ("협박당하면
         # 신고할 수 있어요?"), except after self-harm talk, where the 109 reply stands alone.
-        replies: list[dict] = emergency.alarm_replies(list(a.categories), list(a.new_categories))
+        # While a counsellor holds the conversation they see the raised risk live; only a threat to life
+        # still gets its numbers automatically.
+        said = [c for c in a.categories if state in BOT_STATES or c in LIFE_CATEGORIES]
+        replies: list[dict] = emergency.alarm_replies(said, [c for c in a.new_categories if c in said])
         failed_component = None
         bot_may_answer = state in BOT_STATES and "self_harm" not in a.categories
         if bot_may_answer and text:

@@ -85,6 +85,7 @@ async def receive(request: web.Request) -> web.Response:
     if accepted.duplicate is not None:
         return _json(skill_response(accepted.duplicate.replies)[0])
 
+    await router.assess(accepted)  # before any wait: a late bot never delays the emergency numbers
     answering = outbox.spawn(router.answer(accepted))
     budget = max(0.0, settings.kakao_reply_budget - (time.monotonic() - started))
     done, _ = await asyncio.wait({answering}, timeout=budget)

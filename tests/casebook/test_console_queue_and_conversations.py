@@ -293,12 +293,16 @@ async def test_rasa_is_not_asked_while_a_counsellor_holds_the_conversation(env, 
         assert (await kim.login("kim")).status == 200 and (await kim.post(path(conv, "claim"))).status == 200
         async with kim.http.post(kim.base + "/api/webchat/messages",
                                  json={"session": "quiet-session-1", "text": "혹시 선불금도 갚아야 하나요?"}) as r:
-            assert (await r.json())["replies"] == []
+            assert (await r.json())["replies"] == []  # the counsellor sees the raised risk; no bot text
+        async with kim.http.post(kim.base + "/api/webchat/messages",
+                                 json={"session": "quiet-session-1", "text": "지금 모텔 방에 갇혀 있어요 살려주세요"}) as r:
+            assert "112" in (await r.json())["replies"][0]["text"]  # a threat to life still gets its number
         assert asked == []
         assert (await kim.post(path(conv, "release"))).status == 200
         async with kim.http.post(kim.base + "/api/webchat/messages",
                                  json={"session": "quiet-session-1", "text": "고마워요"}) as r:
-            assert (await r.json())["replies"][0]["text"] == "챗봇 답변이에요."  # the bot answers again
+            # the bot answers again (after a one-line reminder of 112, which the conversation still carries)
+            assert [m["text"] for m in (await r.json())["replies"]][-1] == "챗봇 답변이에요."
         assert asked == ["고마워요"]
     finally:
         await kim.http.close()
