@@ -295,7 +295,7 @@ async def test_rasa_is_not_asked_while_a_counsellor_holds_the_conversation(env, 
                                  json={"session": "quiet-session-1", "text": "혹시 선불금도 갚아야 하나요?"}) as r:
             assert (await r.json())["replies"] == []  # the counsellor sees the raised risk; no bot text
         async with kim.http.post(kim.base + "/api/webchat/messages",
-                                 json={"session": "quiet-session-1", "text": "지금 모텔 방에 갇혀 있어요 살려주세요"}) as r:
+                                 json={"session": "quiet-session-1", "text": "모텔에 갇혀 있어요 살려주세요"}) as r:
             assert "112" in (await r.json())["replies"][0]["text"]  # a threat to life still gets its number
         assert asked == []
         assert (await kim.post(path(conv, "release"))).status == 200
