@@ -1,6 +1,7 @@
 """One settings object for every process: environment first, then `.env`, then defaults."""
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -11,6 +12,7 @@ from typing import Any
 from dotenv import dotenv_values
 
 ROOT = Path(__file__).resolve().parents[2]
+log = logging.getLogger("dasi.settings")
 
 
 def _source() -> dict[str, str]:
@@ -162,7 +164,7 @@ ENV: dict[str, tuple[tuple[str, ...], Callable[[str], Any]]] = {
     "llm_api_key": (("DASI_LLM_API_KEY",), str),
     "llm_timeout": (("DASI_LLM_TIMEOUT",), float),
     "detect_sources_file": (("DASI_DETECT_SOURCES",), _path),
-    "x_api_base": (("DASI_X_API_BASE", "X_API_BASE"), _url),
+    "x_api_base": (("X_API_BASE",), _url),  # X's API for the DM channel and detection's search alike
     "x_bearer_token": (("DASI_X_BEARER_TOKEN",), str),
     "detect_user_agent": (("DASI_DETECT_USER_AGENT",), str),
     "detect_feedback_file": (("DASI_DETECT_FEEDBACK",), _path),
@@ -184,6 +186,9 @@ ENV: dict[str, tuple[tuple[str, ...], Callable[[str], Any]]] = {
     "retention_case_days": (("DASI_RETENTION_CASE_DAYS",), int),
     "retention_conversation_days": (("DASI_RETENTION_CONVERSATION_DAYS",), int),
 }
+# One name per setting. Names no longer read, and what replaced each: an old .env that still sets one is
+# told so, instead of its value being ignored in silence.
+RETIRED = {"DASI_X_API_BASE": "X_API_BASE"}
 
 
 def load_settings() -> Settings:
@@ -193,6 +198,9 @@ def load_settings() -> Settings:
         raw = next((source[n] for n in env_names if source.get(n, "").strip()), None)
         if raw is not None:
             values[name] = parse(raw)
+    for old, new in RETIRED.items():
+        if source.get(old, "").strip():
+            log.warning("%s is no longer read: set %s instead (or remove the line to keep the default)", old, new)
     if "kb_min_confidence" not in values:  # each embedding has its own scale (see MIN_CONFIDENCE)
         values["kb_min_confidence"] = MIN_CONFIDENCE.get(values.get("embeddings", "e5"), 0.5)
     return Settings(**values)

@@ -12,6 +12,7 @@ from aiohttp import web
 from assistant.web.errors import ApiError
 
 MAX_TEXT = 2000  # characters in one chat message or console reply
+MAX_ID = 2**31 - 1  # ids are Integer columns: a bigger number overflows the database driver (a 500)
 
 
 def dumps(obj: Any) -> str:
@@ -27,7 +28,7 @@ async def read_json(request: web.Request) -> dict:
         raise ApiError(415, "unsupported_media_type", "Content-Type must be application/json")
     try:
         body = await request.json()
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: deeply nested arrays
         raise ApiError(400, "invalid_json", "the body is not valid JSON") from None
     if not isinstance(body, dict):
         raise ApiError(400, "invalid_body", "the body must be a JSON object")
@@ -59,6 +60,9 @@ def query_flag(request: web.Request, name: str) -> bool:
 
 def path_int(request: web.Request, name: str, not_found: str = "찾을 수 없어요.") -> int:
     try:
-        return int(request.match_info[name])
+        value = int(request.match_info[name])
     except ValueError:
         raise ApiError(404, "not_found", not_found) from None
+    if not 0 < value <= MAX_ID:
+        raise ApiError(404, "not_found", not_found)
+    return value

@@ -20,12 +20,13 @@ from aiohttp import web
 
 from assistant.web.appkeys import SETTINGS
 from assistant.web.errors import ApiError
-from assistant.web.responses import ok, path_int
+from assistant.web.responses import ok, path_int, query_int, read_json
 from casebook.console.auth import client_ip, require_user
 from casebook.staff import audit
 
 STATIC = Path(__file__).resolve().parent / "static"
 REVIEW_ROLES = ("counsellor", "supervisor")
+MAX_QUEUE = 500  # posts in one queue page
 
 
 async def _run(fn: Callable[..., Any], *args: Any) -> Any:
@@ -39,12 +40,13 @@ async def page(request: web.Request) -> web.FileResponse:
 async def get_queue(request: web.Request) -> web.Response:
     await require_user(request, REVIEW_ROLES)
     settings = request.app[SETTINGS]
+    limit = min(max(query_int(request, "limit", 100), 1), MAX_QUEUE)  # a negative LIMIT is every row in SQLite
 
     def work() -> dict:
         from detection.review import service as review
         from detection.storage import queries as store
         with store.session(settings) as s:
-            return {"posts": [review.summary(p) for p in review.queue(s, int(request.query.get("limit", 100)))]}
+            return {"posts": [review.summary(p) for p in review.queue(s, limit)]}
     return ok(await _run(work))
 
 
@@ -71,10 +73,7 @@ async def get_post(request: web.Request) -> web.Response:
 async def post_decision(request: web.Request) -> web.Response:
     user = await require_user(request, REVIEW_ROLES)
     settings, post_id = request.app[SETTINGS], path_int(request, "id", "없는 게시물이에요.")
-    try:
-        body = await request.json()
-    except ValueError:
-        raise ApiError(400, "invalid_json", "the body is not valid JSON") from None
+    body = await read_json(request)
     decision, category = body.get("decision"), body.get("category")
 
     def work() -> dict:
