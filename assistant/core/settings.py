@@ -107,7 +107,9 @@ class Settings:
 
     @property
     def x_enabled(self) -> bool:
-        return bool((self.x_consumer_secret or self.x_client_secret) and self.x_user_access_token)
+        # The bot's own id too: without it no event can be told to be addressed to us (connectors/x).
+        return bool((self.x_consumer_secret or self.x_client_secret) and self.x_user_access_token
+                    and self.x_bot_user_id)
 
     @property
     def llm_enabled(self) -> bool:

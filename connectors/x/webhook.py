@@ -25,7 +25,11 @@ from connectors.webhook_common import (
 log = logging.getLogger("dasi.x")
 
 USER_ID = re.compile(r"^[0-9]{1,25}$")  # X ids are numeric strings; they also go into the send URL
-MAX_CRC = 300
+# The CRC answer is HMAC(secret, token) in the very format of a webhook signature, so the CRC must never
+# sign anything that could be a body. X does not document the token's shape; the ones seen are short
+# base64(-url) strings (base64 of a UUID, 48 characters). This alphabet has no `{`, `"` or space, so no
+# JSON object (the only body `receive` accepts) can be a token.
+CRC_TOKEN = re.compile(r"[A-Za-z0-9+/=_-]{1,128}")
 
 
 def crc_secret(settings: Settings) -> str:
@@ -34,6 +38,8 @@ def crc_secret(settings: Settings) -> str:
 
 
 def crc_response(settings: Settings, crc_token: str) -> dict:
+    if not CRC_TOKEN.fullmatch(crc_token):  # checked here so that no caller can sign a body with it
+        raise ApiError(400, "invalid_crc_token", "crc_token is missing or not of X's shape")
     return {"response_token": b64_signature(crc_secret(settings), crc_token.encode("utf-8"))}
 
 
@@ -44,7 +50,7 @@ def signature_ok(settings: Settings, body: bytes, oauth2: str | None, legacy: st
     return any(secret and header and same(b64_signature(secret, body), header) for header, secret in checks)
 
 
-def parse(payload: dict, bot_user_id: str = "") -> tuple[list[InboundMessage], Counter]:
+def parse(payload: dict, bot_user_id: str) -> tuple[list[InboundMessage], Counter]:
     out: list[InboundMessage] = []
     skipped: Counter = Counter()
     for_user = id_or_none(payload.get("for_user_id"))
@@ -52,8 +58,8 @@ def parse(payload: dict, bot_user_id: str = "") -> tuple[list[InboundMessage], C
     if not isinstance(events, list):
         skipped["not_dm"] += 1
         return out, skipped
-    if bot_user_id and for_user != bot_user_id:
-        skipped["other_account"] += len(events)  # another subscribed account's copy
+    if not bot_user_id or for_user != bot_user_id:
+        skipped["other_account"] += len(events)  # another subscribed account's copy (or no bot id: none is ours)
         return out, skipped
     for ev in events:
         if get(ev, "type") != "message_create":
@@ -84,10 +90,7 @@ def parse(payload: dict, bot_user_id: str = "") -> tuple[list[InboundMessage], C
 
 
 async def crc(request: web.Request) -> web.Response:
-    token = request.query.get("crc_token", "")
-    if not token or len(token) > MAX_CRC:
-        raise ApiError(400, "invalid_crc_token", "crc_token is required")
-    return web.json_response(crc_response(request.app[SETTINGS], token))
+    return web.json_response(crc_response(request.app[SETTINGS], request.query.get("crc_token", "")))
 
 
 async def receive(request: web.Request) -> web.Response:

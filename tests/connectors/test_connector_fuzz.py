@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import urllib.parse
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -110,6 +111,28 @@ def test_signed_garbage_never_gives_a_500(h, platform):
     h.idle()
     assert all(m.delivery in ("sent", "stored") for m in h.messages(direction="out"))
     assert not h.meta.rejected and not h.x.rejected and not h.kakao.rejected
+
+
+def test_the_x_crc_signs_nothing_that_is_then_accepted_as_a_body(h):
+    """Security review, finding 1: the CRC's answer has the webhook signature's key and format, so whatever
+    it signs, posted back with that answer as the signature, must never be taken as events."""
+    small_json = json_values.map(lambda v: json.dumps(v, separators=(",", ":"), ensure_ascii=False))
+    dm = hz.fixture("x", "dm_text.json")
+
+    @FUZZ
+    @given(token=st.one_of(st.text(max_size=60), ascii_junk, small_json,
+                           st.just(json.dumps(dm, separators=(",", ":"), ensure_ascii=False))))
+    def check(token):
+        status, _, raw, _ = h.get("/webhooks/x?" + urllib.parse.urlencode({"crc_token": token}))
+        assert status in (200, 400), (status, raw[:200])
+        signature = json.loads(raw).get("response_token")
+        if signature:
+            headers = {"X-Twitter-Webhooks-Signature-OAuth2": signature}
+            posted, _, raw, _ = h.post("/webhooks/x", token.encode(), headers)
+            assert posted == 400, (token, posted, raw[:200])  # signed, but never a JSON object
+    check()
+    h.idle()
+    assert h.messages() == [] and h.x.sent == []
 
 
 def test_channels_without_secrets_are_off(env, tmp_path):

@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import json
 import time
+import urllib.parse
 
 import pytest
 
@@ -27,6 +28,45 @@ def test_crc_answers_with_the_base64_hmac_of_the_token(h):
     want = base64.b64encode(hmac.new(hz.X_CLIENT.encode(), b"challenge-123", hashlib.sha256).digest()).decode()
     assert status == 200 and json.loads(body) == {"response_token": f"sha256={want}"}
     assert h.get("/webhooks/x")[0] == 400
+
+
+# Security review, finding 1: the CRC must not be a signing oracle for webhook bodies (same key, same format).
+FORGED = {"for_user_id": hz.X_BOT, "direct_message_events": [{"type": "message_create", "id": "1",
+          "message_create": {"sender_id": "666", "message_data": {"text": "살려주세요 지금 위험해요"}}}]}
+
+
+def test_a_body_signed_through_the_crc_is_refused(h):
+    body = json.dumps(FORGED, separators=(",", ":"), ensure_ascii=False).encode()
+    status, _, raw, _ = h.get("/webhooks/x?crc_token=" + urllib.parse.quote(body))
+    token = json.loads(raw).get("response_token", "")  # what an attacker would replay as the signature
+    posted = h.post("/webhooks/x", body, {"X-Twitter-Webhooks-Signature-OAuth2": token})[0]
+    h.idle()
+    assert (status, posted, h.messages(), h.x.sent) == (400, 401, [], [])
+
+
+@pytest.mark.parametrize("token", ['{"a":1}', 'a"b', "a b", "a\nb", "가나다", "x" * 129, "a%00b", "<script>"])
+def test_crc_tokens_not_of_x_shape_are_refused(h, token):
+    status, _, raw, _ = h.get("/webhooks/x?crc_token=" + urllib.parse.quote(token))
+    assert status == 400 and "response_token" not in json.loads(raw)
+
+
+def test_crc_accepts_tokens_of_the_shape_x_sends(h):
+    # As observed in the wild (not documented): base64 of a UUID, with a nonce parameter beside it.
+    token = base64.b64encode(b"3dd82dfc-b9db-46d8-940e-3bcc903d8244").decode()
+    status, _, raw, _ = h.get(f"/webhooks/x?crc_token={urllib.parse.quote(token, safe='')}&nonce=MTc2OTUxODI5MjkxNA")
+    want = base64.b64encode(hmac.new(hz.X_CLIENT.encode(), token.encode(), hashlib.sha256).digest()).decode()
+    assert status == 200 and json.loads(raw) == {"response_token": f"sha256={want}"}
+
+
+def test_without_the_bot_user_id_the_x_channel_is_off(env, tmp_path):
+    h = hz.start(env, tmp_path, X_BOT_USER_ID="")
+    try:
+        assert h.get("/webhooks/x?crc_token=abc")[0] == 404
+        assert h.x_post(hz.fixture("x", "dm_text.json"))[0] == 404
+        assert h.messages() == []
+    finally:
+        h.close()
+    assert parse(hz.fixture("x", "dm_text.json"), "")[0] == []  # no bot id: no DM is ours
 
 
 @pytest.mark.parametrize("name", hz.fixtures("x"))
