@@ -11,6 +11,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 
+from assistant.core.cells import as_text, neutralise
 from casebook.stats.queries import Stats, Table
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -32,8 +33,8 @@ def csv_name(index: int, table: Table) -> str:
 def table_csv(table: Table) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\r\n")
-    w.writerow(table.columns)
-    w.writerows(["" if v is None else v for v in row] for row in table.rows)
+    w.writerow([neutralise(c) for c in table.columns])
+    w.writerows(["" if v is None else neutralise(v) for v in row] for row in table.rows)  # labels are text
     return buf.getvalue()
 
 
@@ -63,13 +64,13 @@ def to_xlsx(stats: Stats) -> bytes:
         ws.cell(2, 1, f"기간: {stats.period.label()} (한국 시간)").font = Font(color="555555")
         ws.merge_cells(start_row=2, start_column=1, end_row=2, end_column=width)
         for c, name in enumerate(table.columns, start=1):
-            cell = ws.cell(HEADER_ROW, c, name)
+            cell = as_text(ws.cell(HEADER_ROW, c, neutralise(name)))
             cell.font, cell.fill, cell.border = Font(bold=True), _HEAD_FILL, _BOX
             cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
         for r, row in enumerate(table.rows, start=HEADER_ROW + 1):
             total = row[0] == "합계"
             for c, value in enumerate(row, start=1):
-                cell = ws.cell(r, c, value)
+                cell = as_text(ws.cell(r, c, neutralise(value)))  # text never becomes a formula
                 cell.border = _BOX
                 if c == 1:
                     cell.font = Font(bold=True)

@@ -20,6 +20,7 @@ from openpyxl import Workbook
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from assistant.core.cells import as_text, neutralise
 from assistant.core.clock import KST, utcnow
 from assistant.core.errors import DomainError
 from detection.pipeline import clusters
@@ -217,6 +218,8 @@ def draft_batch(s: Session, settings: Any) -> Batch:
         rows += _rows(report, members, entries)
         batch.reports.append(report.id)
     batch.csv_path = batch.directory / "batch.csv"
+    # Accounts and URLs come from the posts: no cell may reach a spreadsheet as a formula.
+    rows = [[neutralise(v) for v in row] for row in rows]
     with batch.csv_path.open("w", encoding="utf-8-sig", newline="") as fh:  # BOM: Excel opens Korean right
         writer = csv.writer(fh)
         writer.writerow(COLUMNS)
@@ -227,6 +230,8 @@ def draft_batch(s: Session, settings: Any) -> Batch:
     ws.append(COLUMNS)
     for row in rows:
         ws.append(row)
+        for cell in ws[ws.max_row]:
+            as_text(cell)
     batch.xlsx_path = batch.directory / "batch.xlsx"
     wb.save(batch.xlsx_path)
     return batch
