@@ -7,6 +7,8 @@ import asyncio
 import json
 import sys
 import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 from assistant.core.settings import get_settings
@@ -66,20 +68,28 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_recheck(args: argparse.Namespace) -> int:
-    import aiohttp
+@asynccontextmanager
+async def recheck_fetch(settings: Any) -> AsyncIterator[Callable[[str], Awaitable[tuple[int, str]]]]:
+    """fetch(url) -> (status, text) through detection's safe fetcher, staying on the post URL's host."""
+    from yarl import URL
 
+    from detection.pipeline.sources.base import safe_fetcher
+
+    async with safe_fetcher(settings, timeout=20) as fetcher:
+        async def fetch(url: str) -> tuple[int, str]:
+            page = await fetcher.get(url, hosts=[URL(url).raw_host or ""])
+            return page.status, page.body.decode("utf-8", "replace")
+        yield fetch
+
+
+def cmd_recheck(args: argparse.Namespace) -> int:
     from detection.pipeline import reports
     from detection.storage import queries as store
 
     settings = get_settings()
 
     async def run() -> dict[str, int]:
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=20),
-                                         headers={"User-Agent": settings.detect_user_agent}) as http:
-            async def fetch(url: str) -> tuple[int, str]:
-                async with http.get(url) as resp:
-                    return resp.status, await resp.text(errors="replace")
+        async with recheck_fetch(settings) as fetch:  # a refused URL counts as "not deleted"
             with store.session(settings) as s, s.begin():
                 return await reports.recheck(s, fetch, args.report or None)
 

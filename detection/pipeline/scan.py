@@ -49,15 +49,15 @@ def is_flagged(verdict: Any) -> bool:
 
 async def _images(source: Source, post: RawPost) -> list[tuple[str, bytes]]:
     """Images for OCR and evidence, only when the source asks for it (each is a request)."""
-    if not source.config.get("fetch_images") or source.http is None:
+    if not source.config.get("fetch_images") or source.fetcher is None:
         return []
     out = []
     for url in post.image_urls[:MAX_IMAGES]:
-        try:
-            status, _, body = await source.get(url)
-        except Exception:  # an image that cannot be fetched does not stop the scan
+        try:  # on the source's hosts only, public addresses only, stops reading past the cap
+            status, _, body = await source.get(url, max_bytes=MAX_IMAGE_BYTES)
+        except Exception:  # an image that cannot be fetched or is refused does not stop the scan
             continue
-        if status == 200 and len(body) <= MAX_IMAGE_BYTES:
+        if status == 200:
             out.append((url, body))
     return out
 

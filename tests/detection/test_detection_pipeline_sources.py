@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from assistant.core.settings import get_settings
 from assistant.store.migrate import upgrade
+from assistant.web.safe_fetch import SafeFetcher
 from detection.pipeline.evidence import EvidenceStore
 from detection.pipeline.scan import scan
 from detection.pipeline.sources import SourceError
@@ -74,9 +75,19 @@ class FakeX:
         return web.json_response(body)
 
 
+def allow_local(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Detection's safe fetcher with the fake servers' address exempted through its test-only allow-list
+    (raising=False so the SSRF tests run, and fail, against code without it)."""
+    def fetcher(settings, **kwargs):
+        return SafeFetcher(user_agent=settings.detect_user_agent, allow_for_tests=("127.0.0.1/32",), **kwargs)
+
+    monkeypatch.setattr("detection.pipeline.sources.base.safe_fetcher", fetcher, raising=False)
+
+
 @pytest.fixture
-async def server():
-    """A local aiohttp app the test adds routes to; yields (app, base URL)."""
+async def server(monkeypatch):
+    """A local aiohttp app the test adds routes to; yields (app, base URL). Detection may fetch from it."""
+    allow_local(monkeypatch)
     app = web.Application()
     state: dict = {}
 
@@ -117,7 +128,7 @@ async def test_x_recent_search_auth_429_paging_and_resume(env, tmp_path, server)
     fake.img_base = f"{base}/img"
     settings = configure(env, tmp_path, {"x": {"kind": "x", "query": "조건만남 lang:ko", "max_results": 10,
                                                 "per_minute": 6000, "fetch_images": True}},
-                         DASI_X_API_BASE=base, DASI_X_BEARER_TOKEN=TOKEN)
+                         X_API_BASE=base, DASI_X_BEARER_TOKEN=TOKEN)
     started = time.monotonic()
     seen = RecordingClassifier()
     first = await scan(settings, "x", classifier=seen, max_batches=1)  # stops after page 1
@@ -149,7 +160,7 @@ async def test_x_wrong_token_is_an_error(env, tmp_path, server):
     fake.limited_once = True
     base = await server([web.get("/2/tweets/search/recent", fake.search)])
     settings = configure(env, tmp_path, {"x": {"kind": "x", "query": "q", "per_minute": 6000}},
-                         DASI_X_API_BASE=base, DASI_X_BEARER_TOKEN="wrong")
+                         X_API_BASE=base, DASI_X_BEARER_TOKEN="wrong")
     with pytest.raises(SourceError, match="401"):
         await scan(settings, "x", classifier=FakeClassifier())
     assert stored(settings) == []

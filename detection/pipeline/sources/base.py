@@ -9,11 +9,27 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import aiohttp
+from yarl import URL
+
+from assistant.web.safe_fetch import FetchError, Hop, SafeFetcher
 
 
 class SourceError(RuntimeError):
     pass
+
+
+class SourceRefused(SourceError):
+    """The safe fetcher refused a URL (an internal address, another host, a scheme, too big)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"fetch refused ({reason})")
+        self.reason = reason
+
+
+def safe_fetcher(settings: Any, **kwargs: Any) -> SafeFetcher:
+    """Every fetch in detection goes through this (assistant/web/safe_fetch.py: no internal addresses,
+    redirects checked hop by hop, bodies capped)."""
+    return SafeFetcher(user_agent=settings.detect_user_agent, **kwargs)
 
 
 @dataclass
@@ -63,31 +79,49 @@ class Source:
 
     kind = ""
     default_per_minute = 30.0
+    media_hosts: tuple[str, ...] = ()  # where this kind's images live besides its own host
 
     def __init__(self, name: str, config: dict[str, Any], settings: Any) -> None:
         self.name, self.config, self.settings = name, config, settings
         self.limiter = RateLimiter(float(config.get("per_minute", self.default_per_minute)))
-        self.http: aiohttp.ClientSession | None = None
+        self.fetcher: SafeFetcher | None = None
 
     def platform(self) -> str:
         return str(self.config.get("platform") or self.kind)
 
-    async def get(self, url: str, **kwargs: Any) -> tuple[int, dict[str, str], bytes]:
-        """A rate-limited GET; returns status, headers and body."""
-        assert self.http is not None, "use `async with source:`"
+    def own_urls(self) -> list[str]:
+        return [str(u) for u in [*(self.config.get("urls") or []), self.config.get("url")] if u]
+
+    def hosts(self) -> list[str]:
+        """The only hosts this source fetches from, links, images and redirects included: its own, its
+        kind's media hosts and the config's `hosts` list (`*.example.org` for subdomains)."""
+        own = [URL(u).raw_host or "" for u in self.own_urls()]
+        return [h for h in own if h] + list(self.media_hosts) + [str(h) for h in self.config.get("hosts") or []]
+
+    async def before_request(self, url: URL) -> None:
+        """Runs before every request, each redirect hop included."""
         await self.limiter.wait()
-        async with self.http.get(url, **kwargs) as resp:
-            return resp.status, dict(resp.headers), await resp.read()
+
+    async def get(self, url: str, *, params: dict[str, str] | None = None, headers: dict[str, str] | None = None,
+                  max_bytes: int | None = None, hop: Hop | None = None) -> tuple[int, dict[str, str], bytes]:
+        """A rate-limited, SSRF-safe GET on this source's hosts; returns status, headers and body.
+        A refused URL raises SourceRefused."""
+        assert self.fetcher is not None, "use `async with source:`"
+        try:
+            page = await self.fetcher.get(url, params=params, headers=headers, hosts=self.hosts(),
+                                          max_bytes=max_bytes, before_each=hop or self.before_request)
+        except FetchError as exc:
+            raise SourceRefused(exc.reason) from None
+        return page.status, page.headers, page.body
 
     async def __aenter__(self) -> Source:
-        self.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30),
-                                          headers={"User-Agent": self.settings.detect_user_agent})
+        self.fetcher = await safe_fetcher(self.settings).__aenter__()
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        if self.http is not None:
-            await self.http.close()
-            self.http = None
+        if self.fetcher is not None:
+            await self.fetcher.__aexit__(*exc)
+            self.fetcher = None
 
     def batches(self, cursor: dict[str, Any]) -> AsyncIterator[tuple[list[RawPost], dict[str, Any]]]:
         raise NotImplementedError

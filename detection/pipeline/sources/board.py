@@ -8,6 +8,10 @@ allows our User-Agent. Config:
     text: ".body"                             # text on the list page (optional if `detail_text`)
     account: ".writer"   time: ".date"   image: "img"
     detail_text: "#content"                   # optional: open each post and read this
+    hosts: [img.example.org]                  # optional: other hosts links and images may be on
+
+Every request, each redirect hop included, goes through the safe fetcher (assistant/web/safe_fetch.py)
+and stays on the board's own host(s) and `hosts`; robots.txt is checked for every hop.
 """
 from __future__ import annotations
 
@@ -20,8 +24,10 @@ from urllib.parse import urljoin, urlsplit
 from urllib.robotparser import RobotFileParser
 
 from bs4 import BeautifulSoup
+from yarl import URL
 
-from detection.pipeline.sources.base import RawPost, Source, SourceError, remember
+from assistant.web.safe_fetch import FetchRefused
+from detection.pipeline.sources.base import RawPost, Source, SourceError, SourceRefused, remember
 
 log = logging.getLogger("dasi.detection.board")
 
@@ -47,7 +53,10 @@ class BoardSource(Source):
         site = f"{parts.scheme}://{parts.netloc}"
         if site not in self._robots:
             rp = RobotFileParser(site + "/robots.txt")
-            status, _, body = await self.get(site + "/robots.txt")
+            try:  # its own redirects are not checked against it (they are when fetching pages)
+                status, _, body = await self.get(site + "/robots.txt", hop=super().before_request)
+            except SourceRefused:
+                status, body = 503, b""  # unreachable for us: not allowed
             if status in (401, 403) or status >= 500:
                 rp.disallow_all = True
             elif status >= 400:
@@ -57,11 +66,21 @@ class BoardSource(Source):
             self._robots[site] = rp
         return self._robots[site].can_fetch(self.settings.detect_user_agent, url)
 
+    async def before_request(self, url: URL) -> None:
+        """robots.txt for every hop: a redirect must not lead to a page it disallows."""
+        if not await self.allowed(str(url)):
+            raise FetchRefused("robots")
+        await super().before_request(url)
+
     async def fetch(self, url: str) -> bytes | None:
         if not await self.allowed(url):
             log.info("source %s: robots.txt disallows a page, skipped", self.name)
             return None
-        status, _, body = await self.get(url)
+        try:
+            status, _, body = await self.get(url)
+        except SourceRefused as exc:  # a link or redirect to another host, an internal address, ...
+            log.info("source %s: a page was refused (%s), skipped", self.name, exc.reason)
+            return None
         if status != 200:
             raise SourceError(f"board answered HTTP {status}")
         return body
@@ -74,7 +93,8 @@ class BoardSource(Source):
             link = node.select_one(c["link"]) if c.get("link") else None
             url = urljoin(page_url, link["href"]) if link is not None and link.get("href") else None
             text, capture = _text(node, c.get("text")), str(node).encode("utf-8")
-            images = [urljoin(page_url, i["src"]) for i in node.select(c["image"])] if c.get("image") else []
+            images = [urljoin(page_url, i["src"]) for i in node.select(c["image"]) if i.get("src")] \
+                if c.get("image") else []
             if c.get("detail_text") and url:
                 detail = await self.fetch(url)
                 if detail is None:

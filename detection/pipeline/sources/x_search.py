@@ -21,6 +21,10 @@ log = logging.getLogger("dasi.detection.x")
 class XSearchSource(Source):
     kind = "x"
     default_per_minute = 25.0  # recent search app limit is 450 / 15 min; stay well under it
+    media_hosts = ("pbs.twimg.com",)  # where the API's media URLs point
+
+    def own_urls(self) -> list[str]:
+        return [self.settings.x_api_base]
 
     def params(self, cursor: dict[str, Any]) -> dict[str, str]:
         p = {"query": str(self.config["query"]), "max_results": str(self.config.get("max_results", 100)),
