@@ -22,6 +22,7 @@ from casebook import console
 from connectors import channels
 from connectors import web as web_chat
 from connectors.appkeys import ROUTER
+from connectors.rasa_client import token_params
 from connectors.router import Router
 from detection.review import routes as detection_review
 from knowledge import admin as knowledge_admin
@@ -50,10 +51,11 @@ async def api_errors(request: web.Request, handler):
         return json_error(500, "internal_error", "처리 중 문제가 생겼어요. 위험하면 112에 연락하세요.")
 
 
-async def _check_url(http: aiohttp.ClientSession, url: str, want_model: bool = False) -> str:
+async def _check_url(http: aiohttp.ClientSession, url: str, want_model: bool = False,
+                     params: dict[str, str] | None = None) -> str:
     try:
         async with asyncio.timeout(2):
-            async with http.get(url) as resp:
+            async with http.get(url, params=params) as resp:
                 if resp.status != 200:
                     return f"HTTP {resp.status}"
                 if want_model:
@@ -85,7 +87,7 @@ def _check_knowledge(settings: Settings) -> str:
 async def healthz(request: web.Request) -> web.Response:
     settings, http = request.app[SETTINGS], request.app[HTTP]
     rasa, actions, db = await asyncio.gather(
-        _check_url(http, f"{settings.rasa_url}/status", want_model=True),
+        _check_url(http, f"{settings.rasa_url}/status", want_model=True, params=token_params(settings.rasa_token)),
         _check_url(http, f"{settings.actions_url}/health"),
         _check_db())
     knowledge = await asyncio.get_running_loop().run_in_executor(None, _check_knowledge, settings)

@@ -22,11 +22,16 @@ def _reply(item: dict) -> dict | None:
     return out
 
 
+def token_params(token: str) -> dict[str, str]:
+    """Rasa's API takes its token as `?token=` (`rasa run --auth-token`, started so by `dasi up`)."""
+    return {"token": token} if token else {}
+
+
 async def ask_rasa(http: aiohttp.ClientSession, rasa_url: str, sender: str, text: str,
-                   metadata: dict, timeout: float) -> list[dict]:
+                   metadata: dict, timeout: float, token: str = "") -> list[dict]:
     try:
         async with asyncio.timeout(timeout):
-            async with http.post(f"{rasa_url}/webhooks/rest/webhook",
+            async with http.post(f"{rasa_url}/webhooks/rest/webhook", params=token_params(token),
                                  json={"sender": sender, "message": text, "metadata": metadata}) as resp:
                 if resp.status != 200:
                     raise RasaUnavailable(f"rasa answered HTTP {resp.status}")

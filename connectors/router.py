@@ -193,9 +193,9 @@ class Router:
                 answer = await ask_rasa(self.http, self.settings.rasa_url, public_id, rasa_text(text),
                                         {"channel": msg.channel, "risk": risk, "state": state,
                                          "assessment": a.as_dict()},
-                                        self.settings.reply_timeout)
-                said = {r["text"] for r in replies}  # the bot's own emergency reply would repeat the screen's
-                replies += [r for r in answer if r["text"] not in said]
+                                        self.settings.reply_timeout, token=self.settings.rasa_token)
+                shown = {r["text"] for r in replies}  # the bot's own emergency reply would repeat the screen's
+                replies += [r for r in answer if r["text"] not in shown]
             except RasaUnavailable as exc:
                 failed_component = "rasa"
                 log.error("assistant unavailable for conversation %s: %s", public_id, exc)

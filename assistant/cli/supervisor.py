@@ -5,6 +5,7 @@ from __future__ import annotations
 import ctypes
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -14,7 +15,7 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import quote, urlparse
 
 import yaml
 
@@ -22,6 +23,10 @@ from assistant.cli.training import model_path, rasa_bin, rasa_env
 from assistant.core.settings import ROOT, Settings
 
 VENV_PY = Path(sys.executable)
+RASA_PROJECT = ROOT / "assistant" / "rasa_project"
+# Idle conversations leave Rasa's memory after the domain's session_expiration_time (60 min): a later
+# message starts a new session anyway (assistant/rasa_project/tracker_store.py).
+TRACKER_EXPIRY_SECONDS = 3600
 
 
 class StartupError(RuntimeError):
@@ -103,12 +108,13 @@ def _model_loaded(body: bytes) -> bool:
     return bool(json.loads(body).get("model_file"))
 
 
-def _rasa_ready(rasa_url: str) -> bool:
+def _rasa_ready(rasa_url: str, token: str = "") -> bool:
     """Loaded, and warmed up: TensorFlow's first prediction is slow, and nobody should wait for it."""
-    if not _http_ok(f"{rasa_url}/status", _model_loaded):
+    auth = f"?token={quote(token, safe='')}" if token else ""
+    if not _http_ok(f"{rasa_url}/status{auth}", _model_loaded):
         return False
     for text in ("안녕하세요", "선불금 갚아야 하나요?", "상담원 연결해 주세요"):
-        req = urllib.request.Request(f"{rasa_url}/model/parse", data=json.dumps({"text": text}).encode(),
+        req = urllib.request.Request(f"{rasa_url}/model/parse{auth}", data=json.dumps({"text": text}).encode(),
                                      headers={"Content-Type": "application/json"}, method="POST")
         try:
             with urllib.request.urlopen(req, timeout=60) as resp:
@@ -120,8 +126,12 @@ def _rasa_ready(rasa_url: str) -> bool:
 
 
 def tracker_store(settings: Settings) -> dict:
+    """In memory by default: Rasa's trackers hold the text unencrypted. DASI_RASA_TRACKER_URL (PostgreSQL,
+    for several Rasa servers) keeps them in that database, in plain text unless the database encrypts it;
+    retention and erasure purge them there (casebook/protection/retention.py)."""
     if not settings.rasa_tracker_url:
-        return {"type": "SQL", "dialect": "sqlite", "db": str(settings.var_dir / "rasa-tracker.db")}
+        return {"type": "assistant.rasa_project.tracker_store.ExpiringInMemoryTrackerStore",
+                "expire_after": TRACKER_EXPIRY_SECONDS}
     u = urlparse(settings.rasa_tracker_url)
     return {"type": "SQL", "dialect": "postgresql" if u.scheme.startswith("postgres") else u.scheme,
             "url": u.hostname, "port": u.port or 5432, "username": u.username, "password": u.password,
@@ -131,35 +141,55 @@ def tracker_store(settings: Settings) -> dict:
 def write_endpoints(settings: Settings) -> Path:
     path = settings.var_dir / "endpoints.yml"
     path.parent.mkdir(parents=True, exist_ok=True)
-    data = {"action_endpoint": {"url": f"{settings.actions_url}/webhook"}, "tracker_store": tracker_store(settings)}
+    data = {"action_endpoint": {"url": f"{settings.actions_url}/webhook"}, "tracker_store": tracker_store(settings),
+            "lock_store": {"type": "in_memory"}}
     path.write_text(yaml.safe_dump(data), encoding="utf-8")
     os.chmod(path, 0o600)  # may hold the tracker database password
     return path
+
+
+def rasa_token(settings: Settings) -> str:
+    """DASI_RASA_TOKEN, or a fresh random one for this run of `dasi up` (handed to the gateway)."""
+    return settings.rasa_token or secrets.token_urlsafe(32)
+
+
+def rasa_command(settings: Settings, model: Path) -> list[str]:
+    """`rasa run` through assistant/rasa_project/serve.py, which adds `--auth-token` from the environment
+    (DASI_RASA_TOKEN) so the token is not on the command line for every local user to read."""
+    rasa = urlparse(settings.rasa_url)
+    return [str(rasa_bin().parent / "python"), "-m", "assistant.rasa_project.serve", "run", "--enable-api",
+            "--model", str(model), "--endpoints", str(write_endpoints(settings)),
+            "--credentials", str(RASA_PROJECT / "credentials.yml"),
+            "--logging-config-file", str(RASA_PROJECT / "logging.yml"),  # no message text in its log
+            "--interface", rasa.hostname or "127.0.0.1", "--port", str(rasa.port or 5005)]
 
 
 def children(settings: Settings) -> list[Child]:
     model = model_path()
     if not model.exists():
         raise StartupError(f"no Rasa model at {model.relative_to(ROOT)}: run `dasi train` (make run does it)")
-    rasa, actions = urlparse(settings.rasa_url), urlparse(settings.actions_url)
+    actions = urlparse(settings.actions_url)
     logs = settings.var_dir / "log"
+    token = rasa_token(settings)
     app_env = dict(os.environ, PYTHONPATH=str(ROOT), ANONYMIZED_TELEMETRY="False")
+    # JSON log lines (the redacting filter reads them) and no Sanic access log (URLs carry the token).
+    rasa_process_env = dict(rasa_env(), DASI_RASA_TOKEN=token, FORCE_JSON_LOGGING="1", LOG_LEVEL_LIBRARIES="ERROR")
     return [
         Child("actions", [str(VENV_PY), "-m", "rasa_sdk", "--actions", "actions", "--port", str(actions.port or 5055)],
               dict(app_env, SANIC_HOST=actions.hostname or "127.0.0.1"),
               lambda: _http_ok(f"{settings.actions_url}/health"), 120, logs / "actions.log"),
-        Child("rasa", [str(rasa_bin()), "run", "--enable-api", "--model", str(model),
-                       "--endpoints", str(write_endpoints(settings)),
-                       "--credentials", str(ROOT / "assistant" / "rasa_project" / "credentials.yml"),
-                       "--interface", rasa.hostname or "127.0.0.1", "--port", str(rasa.port or 5005)],
-              rasa_env(), lambda: _rasa_ready(settings.rasa_url), 300, logs / "rasa.log"),
-        Child("gateway", [str(VENV_PY), "-m", "assistant.cli.main", "gateway"], app_env,
+        Child("rasa", rasa_command(settings, model), rasa_process_env, lambda: _rasa_ready(settings.rasa_url, token),
+              300, logs / "rasa.log"),
+        Child("gateway", [str(VENV_PY), "-m", "assistant.cli.main", "gateway"], dict(app_env, DASI_RASA_TOKEN=token),
               lambda: _http_ok(f"{settings.public_url}/healthz"), 120, logs / "gateway.log"),
     ]
 
 
 def up(settings: Settings, log=print) -> int:
     procs = children(settings)
+    if not settings.rasa_tracker_url and (settings.var_dir / "rasa-tracker.db").exists():
+        log("note: var/rasa-tracker.db is Rasa's old tracker store, conversations in plain text; Rasa keeps "
+            "them in memory now. Retention still purges it; delete the file once it is no longer needed.")
     stopping = False
 
     def _stop(signum, _frame) -> None:

@@ -53,6 +53,8 @@ class Settings:
     actions_url: str = "http://127.0.0.1:5055"
     rasa_timeout: float = 3.0
     rasa_tracker_url: str = ""
+    # Rasa's API token (`rasa run --auth-token`); empty: `dasi up` makes a fresh one for each run.
+    rasa_token: str = ""
     centre_name: str = "시립 다시함께상담센터"
     centre_phone: str = "02-814-3660"
     privacy_url: str = "/privacy"
@@ -150,6 +152,7 @@ ENV: dict[str, tuple[tuple[str, ...], Callable[[str], Any]]] = {
     "actions_url": (("DASI_ACTIONS_URL",), _url),
     "rasa_timeout": (("DASI_RASA_TIMEOUT",), float),
     "rasa_tracker_url": (("DASI_RASA_TRACKER_URL",), str),
+    "rasa_token": (("DASI_RASA_TOKEN",), str.strip),
     "centre_name": (("DASI_CENTRE_NAME",), str),
     "centre_phone": (("DASI_CENTRE_PHONE",), str),
     "privacy_url": (("DASI_PRIVACY_URL",), str),

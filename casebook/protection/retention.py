@@ -14,9 +14,11 @@ What expires (settings, see assistant/core/settings.py):
   that person (and every case it belongs to) has expired and it has been idle for the case period;
 - a person is erased (name, contact) once nothing of theirs is left unpurged.
 
-Rasa keeps its own copy of each conversation (the tracker store, see assistant/cli/supervisor.py
-tracker_store); the trackers of purged conversations are deleted there first, so a failure there
-leaves the database untouched and the run can simply be repeated.
+Rasa keeps its own copy of each conversation, in plain text: by default in its memory only (forgotten
+when idle, nothing to purge); in a SQL database when DASI_RASA_TRACKER_URL is set (assistant/cli/
+supervisor.py tracker_store), or in var/rasa-tracker.db left by older versions. The trackers of purged
+conversations are deleted there first, so a failure there leaves the database untouched and the run can
+simply be repeated.
 """
 from __future__ import annotations
 
@@ -205,7 +207,7 @@ def erase_persons(session: Session, person_ids: Sequence[int], now: datetime) ->
 # --- Rasa's tracker store -------------------------------------------------------------------------
 
 def tracker_url(settings: Settings) -> str | None:
-    """The tracker store `dasi up` configures (assistant/cli/supervisor.py), or None if it does not exist."""
+    """The SQL tracker store: DASI_RASA_TRACKER_URL, else an old var/rasa-tracker.db, else None."""
     if not settings.rasa_tracker_url:
         path = settings.var_dir / "rasa-tracker.db"
         return f"sqlite:///{path}" if path.exists() else None
