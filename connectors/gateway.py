@@ -14,7 +14,7 @@ from assistant.core.errors import DomainError
 from assistant.core.settings import Settings, get_settings
 from assistant.safety.risk.assess import RiskAssessor, default_assessor
 from assistant.store.db import close_engines, sessionmaker
-from assistant.web import headers
+from assistant.web import headers, proxies
 from assistant.web.appkeys import HTTP, LIVE, SETTINGS
 from assistant.web.errors import ApiError, json_error
 from assistant.web.live import LiveHub
@@ -122,15 +122,18 @@ async def _cleanup(app: web.Application) -> None:
 
 def create_app(settings: Settings | None = None) -> web.Application:
     """The app factory: the channels (this package) and the staff back office (each package's own routes)."""
-    app = web.Application(middlewares=[api_errors], client_max_size=MAX_BODY)
-    app[SETTINGS] = settings or get_settings()
+    settings = settings or get_settings()
+    # The trusted proxies' middleware first: everything after it sees the person's address and scheme.
+    app = web.Application(middlewares=[*proxies.middlewares(settings.trusted_proxies), api_errors],
+                          client_max_size=MAX_BODY)
+    app[SETTINGS] = settings
     app[LIVE] = LiveHub()
     app.on_startup.append(_startup)
     app.on_cleanup.append(_cleanup)
     app.router.add_get("/healthz", healthz)
     channels.setup(app)  # /webhooks/kakao, /webhooks/meta, /webhooks/x: only those whose secrets are set
     web_chat.setup(app)  # /, /privacy, /api/webchat/* and its websocket
-    headers.setup(app)  # security headers on every staff page and API answer
+    headers.setup(app)  # security headers on every staff page and API answer, and the web chat's
     console.setup(app)  # /console, /console/cases, /console/stats, /api/console/* (casebook)
     knowledge_admin.setup(app)  # /admin/login, /admin/knowledge, /api/console/canned (knowledge)
     detection_review.setup(app)  # /console/detection and /api/detection/* (detection)

@@ -98,6 +98,9 @@ class Settings:
     # Retention (casebook/retention.py explains the defaults): days after closure / last activity.
     retention_case_days: int = 1825
     retention_conversation_days: int = 180
+    # Reverse proxies (addresses or networks) whose X-Forwarded-For/-Proto/-Host are believed
+    # (assistant/web/proxies.py); empty: the gateway faces people directly and believes none.
+    trusted_proxies: tuple[str, ...] = ()
 
     @property
     def kakao_enabled(self) -> bool:
@@ -190,6 +193,7 @@ ENV: dict[str, tuple[tuple[str, ...], Callable[[str], Any]]] = {
     "outbound_max_wait": (("DASI_OUTBOUND_MAX_WAIT",), float),
     "retention_case_days": (("DASI_RETENTION_CASE_DAYS",), int),
     "retention_conversation_days": (("DASI_RETENTION_CONVERSATION_DAYS",), int),
+    "trusted_proxies": (("DASI_TRUSTED_PROXIES",), _tuple),
 }
 # One name per setting. Names no longer read, and what replaced each: an old .env that still sets one is
 # told so, instead of its value being ignored in silence.

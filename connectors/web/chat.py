@@ -7,6 +7,7 @@ from pathlib import Path
 from aiohttp import web
 from sqlalchemy import select
 
+from assistant.store.crypto import MissingKeyError, blind_index
 from assistant.web.errors import ApiError
 from assistant.web.responses import MAX_TEXT, ok, read_json
 from casebook.conversations import service as conv_service
@@ -31,8 +32,19 @@ async def post_message(request: web.Request) -> web.Response:
     if client_id is not None and (not isinstance(client_id, str) or not CLIENT_ID.match(client_id)):
         raise ApiError(400, "invalid_id", "id must be 1–100 letters, digits, '-' or '_'")
     outcome = await request.app[ROUTER].handle(InboundMessage(
-        channel="web", user_id=session, text=text, platform_message_id=f"{session}:{client_id}" if client_id else None))
+        channel="web", user_id=session, text=text, platform_message_id=_message_key(session, client_id)))
     return ok({"replies": outcome.replies, "state": outcome.state, "risk": outcome.risk})
+
+
+def _message_key(session: str, client_id: str | None) -> str | None:
+    """The retry key stored with the message: a keyed hash, since the session id is what reads the
+    replies (GET below) and a copy of the database must not hand it out."""
+    if not client_id:
+        return None
+    try:
+        return blind_index("web-message", session, client_id)
+    except MissingKeyError:
+        return None  # nothing can be stored without the key: the router answers with the emergency text
 
 
 async def get_messages(request: web.Request) -> web.Response:

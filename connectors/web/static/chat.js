@@ -9,12 +9,21 @@
   var lastId = 0;
   var seq = 0;
 
+  // The session id is the only key to this person's replies: it comes from the browser's CSPRNG or
+  // the chat does not start (a guessable id would let others read the conversation).
   function newId() {
     if (window.crypto && crypto.randomUUID) return crypto.randomUUID().replace(/-/g, "");
-    return (Date.now().toString(36) + Math.random().toString(36).slice(2)).slice(0, 32);
+    if (window.crypto && crypto.getRandomValues) {
+      var bytes = crypto.getRandomValues(new Uint8Array(16));
+      return Array.prototype.map.call(bytes, function (b) { return (b + 256).toString(16).slice(1); }).join("");
+    }
+    return null;
   }
   var session = sessionStorage.getItem("dasi-session");
-  if (!session) { session = newId(); sessionStorage.setItem("dasi-session", session); }
+  if (!session || !/^[0-9a-f]{32}$/.test(session)) {  // an id made by an older, weaker version is replaced
+    session = newId();
+    if (session) sessionStorage.setItem("dasi-session", session);
+  }
 
   var socket = null;
   function quickExit() {
@@ -53,7 +62,7 @@
     seq += 1;
     return fetch("/api/webchat/messages", {
       method: "POST", headers: {"Content-Type": "application/json"},
-      body: JSON.stringify({session: session, text: text, id: session.slice(0, 12) + "-" + Date.now() + "-" + seq})
+      body: JSON.stringify({session: session, text: text, id: Date.now() + "-" + seq})
     }).then(function (r) { return r.json(); }).then(function (data) {
       if (data.state) state = data.state;
       (data.replies || []).forEach(function (r) { show("bot", r.text, r.buttons); });
@@ -111,6 +120,14 @@
       lastTyping = Date.now(); socket.send(JSON.stringify({type: "typing"}));
     }
   });
+
+  if (!session) {
+    show("system", "이 브라우저에서는 안전한 채팅을 시작할 수 없어요. 다른 브라우저로 다시 열어 주세요. " +
+         "지금 위험하면 바로 112, 힘들면 109에 전화하세요. 센터: 02-814-3660");
+    input.disabled = true;
+    form.querySelector("button").disabled = true;
+    return;
+  }
 
   form.addEventListener("submit", function (e) {
     e.preventDefault();
