@@ -98,6 +98,9 @@ class Settings:
     # Retention (casebook/retention.py explains the defaults): days after closure / last activity.
     retention_case_days: int = 1825
     retention_conversation_days: int = 180
+    # Where the anonymous web chat's rate limits count (assistant/web/limits.py): memory:// in one gateway;
+    # a shared one (e.g. redis://127.0.0.1:6379, needs the `coredis` package) when several gateways serve.
+    rate_limit_storage: str = "memory://"
     # Reverse proxies (addresses or networks) whose X-Forwarded-For/-Proto/-Host are believed
     # (assistant/web/proxies.py); empty: the gateway faces people directly and believes none.
     trusted_proxies: tuple[str, ...] = ()
@@ -193,6 +196,7 @@ ENV: dict[str, tuple[tuple[str, ...], Callable[[str], Any]]] = {
     "outbound_max_wait": (("DASI_OUTBOUND_MAX_WAIT",), float),
     "retention_case_days": (("DASI_RETENTION_CASE_DAYS",), int),
     "retention_conversation_days": (("DASI_RETENTION_CONVERSATION_DAYS",), int),
+    "rate_limit_storage": (("DASI_RATE_LIMIT_STORAGE",), str.strip),
     "trusted_proxies": (("DASI_TRUSTED_PROXIES",), _tuple),
 }
 # One name per setting. Names no longer read, and what replaced each: an old .env that still sets one is

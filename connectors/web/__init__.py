@@ -5,7 +5,8 @@ from aiohttp import web
 
 
 def setup(app: web.Application) -> None:
-    from connectors.web import chat, chat_live
+    from connectors.web import chat, chat_live, throttle
 
+    throttle.setup(app)  # the rate limiter and the websocket slots the two below use
     chat.setup(app)
     chat_live.setup(app)

@@ -14,6 +14,7 @@ from casebook.conversations import service as conv_service
 from casebook.models import Message
 from connectors.appkeys import ROUTER
 from connectors.inbound import InboundMessage
+from connectors.web import throttle
 
 STATIC = Path(__file__).with_name("static")
 SESSION = re.compile(r"^[A-Za-z0-9_-]{8,128}$")
@@ -31,6 +32,9 @@ async def post_message(request: web.Request) -> web.Response:
         raise ApiError(413, "text_too_long", f"text must be at most {MAX_TEXT} characters")
     if client_id is not None and (not isinstance(client_id, str) or not CLIENT_ID.match(client_id)):
         raise ApiError(400, "invalid_id", "id must be 1–100 letters, digits, '-' or '_'")
+    retry_after = await throttle.refused(request, session)
+    if retry_after:
+        return await throttle.limited_reply(request, text, retry_after)
     outcome = await request.app[ROUTER].handle(InboundMessage(
         channel="web", user_id=session, text=text, platform_message_id=_message_key(session, client_id)))
     return ok({"replies": outcome.replies, "state": outcome.state, "risk": outcome.risk})

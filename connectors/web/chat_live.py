@@ -13,8 +13,10 @@ from aiohttp import web
 from assistant.store.db import sessionmaker
 from assistant.web.appkeys import LIVE, SETTINGS
 from assistant.web.errors import ApiError
+from assistant.web.limits import client_address
 from assistant.web.live import pump, same_origin
 from casebook.conversations import service as conv_service
+from connectors.web import throttle
 from connectors.web.chat import SESSION
 
 FORWARD_TO_CHAT = ("message", "typing", "state")
@@ -28,6 +30,17 @@ async def webchat_ws(request: web.Request) -> web.WebSocketResponse:
         raise ApiError(400, "invalid_session", "session must be 8–128 letters, digits, '-' or '_'")
     if not same_origin(request):
         raise ApiError(403, "bad_origin", "other sites may not connect")
+    # Anyone may open one without signing in: a bounded number, so nobody can hold them all.
+    address, sockets = client_address(request), request.app[throttle.SOCKETS]
+    if not sockets.acquire(address):
+        raise ApiError(429, "too_many_connections", throttle.TOO_MANY_SOCKETS)
+    try:
+        return await _relay(request, session)
+    finally:
+        sockets.release(address)
+
+
+async def _relay(request: web.Request, session: str) -> web.WebSocketResponse:
     ws = web.WebSocketResponse(heartbeat=30)
     await ws.prepare(request)
     mine: dict[str, Any] = {"id": None, "looked": 0.0}
@@ -65,7 +78,6 @@ async def webchat_ws(request: web.Request) -> web.WebSocketResponse:
     await conversation_id()
     await pump(request.app[LIVE], ws, forward, on_text)
     return ws
-
 
 
 def setup(app: web.Application) -> None:
