@@ -1,4 +1,4 @@
-"""`dasi users ...`: console accounts, created and disabled on the server."""
+"""`dasi users ...`: console accounts, created, disabled, their passwords reset and TOTP set up on the server."""
 from __future__ import annotations
 
 import argparse
@@ -51,6 +51,35 @@ def cmd_users_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_users_password(args: argparse.Namespace) -> int:
+    """A forgotten or leaked password: the new one from stdin; the user is signed out everywhere."""
+    try:
+        user = _users(accounts.reset_password, args.login, _read_password())
+    except accounts.AccountError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if user is None:
+        print(f"error: no user {args.login!r}", file=sys.stderr)
+        return 1
+    print(f"set a new password for {args.login} and ended their sessions")
+    return 0
+
+
+def cmd_users_totp(args: argparse.Namespace) -> int:
+    """A supervisor or admin without TOTP (or with a lost phone): a new secret; the old codes stop working."""
+    try:
+        user = _users(accounts.reset_totp, args.login)
+    except accounts.AccountError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if user is None:
+        print(f"error: no user {args.login!r}", file=sys.stderr)
+        return 1
+    print(f"new TOTP for {args.login}; their sessions ended")
+    print(f"TOTP: add this to the authenticator app: {accounts.totp_uri(user)}")
+    return 0
+
+
 def cmd_users_disable(args: argparse.Namespace) -> int:
     if not _users(accounts.disable_user, args.login):
         print(f"error: no user {args.login!r}", file=sys.stderr)
@@ -65,8 +94,14 @@ def register(sub: Any) -> None:
     add.add_argument("--login", required=True)
     add.add_argument("--name", required=True)
     add.add_argument("--role", required=True, choices=["counsellor", "supervisor", "editor", "admin"])
-    add.add_argument("--totp", action="store_true", help="require a TOTP code (supervisors and admins)")
+    add.add_argument("--totp", action="store_true", help="require a TOTP code (required for supervisors and admins)")
     add.set_defaults(func=cmd_users_add)
+    password = users.add_parser("password", help="set a new password (read from stdin) and end the user's sessions")
+    password.add_argument("login")
+    password.set_defaults(func=cmd_users_password)
+    totp = users.add_parser("totp", help="set up (or replace) a supervisor's or admin's TOTP and print its link")
+    totp.add_argument("login")
+    totp.set_defaults(func=cmd_users_totp)
     disable = users.add_parser("disable", help="disable an account and end its sessions")
     disable.add_argument("login")
     disable.set_defaults(func=cmd_users_disable)

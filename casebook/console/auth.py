@@ -13,11 +13,12 @@ from collections.abc import Awaitable, Callable, Iterable
 from aiohttp import web
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from assistant.core.clock import utcnow
 from assistant.store.db import sessionmaker
+from assistant.web import limits
 from assistant.web.appkeys import SETTINGS
 from assistant.web.cookies import CSRF_HEADER, SAFE_METHODS, set_session_cookie, tokens_match
 from assistant.web.errors import ApiError
+from assistant.web.limits import Limit
 from casebook.staff import accounts, audit
 from casebook.staff.accounts import LoginFailed, SignedIn
 
@@ -103,17 +104,39 @@ async def sign_out(request: web.Request, response: web.StreamResponse) -> None:
     response.del_cookie(COOKIE, path="/")
 
 
+# Every sign-in costs an argon2 hash: limited per address (a whole office behind one address signing in
+# at the start of a shift stays well under it) and in all (at most a fraction of one core hashing).
+LOGIN_PER_ADDRESS = Limit("login-address", "20/minute")
+LOGIN_ALL = Limit("login-all", "200/minute")
+
+# Unknown login, wrong password, wrong or reused TOTP code, an account made to wait: one answer, so
+# nobody learns which logins exist, that a password was right, or that an account is being guessed at.
+INVALID = (401, "invalid_credentials", "아이디나 비밀번호가 맞지 않아요 (인증 코드를 쓰는 계정은 코드도 확인해 "
+                                       "주세요). 여러 번 틀리면 잠시 기다린 뒤에 다시 시도해야 해요.")
 LOGIN_MESSAGES = {
-    "invalid": (401, "invalid_credentials", "아이디나 비밀번호가 맞지 않아요."),
-    "totp_required": (401, "totp_required", "인증 앱의 6자리 코드를 입력해 주세요."),
+    "unknown": INVALID,
+    "waiting": INVALID,
+    "invalid": INVALID,
+    # Only after the right password: a supervisor or admin without TOTP cannot sign in until it is set up.
+    "totp_setup": (403, "totp_setup_required", "이 계정은 인증 앱(OTP) 설정이 필요해요. 관리자에게 설정을 "
+                                               "요청하세요 (dasi users totp 아이디)."),
     "role": (403, "forbidden", "이 계정의 역할로는 들어올 수 없는 화면이에요."),
 }
+
+
+async def throttle_sign_in(request: web.Request) -> None:
+    """Before any password is hashed (sign-in, password change): 429 past the per-address or overall rate."""
+    wait = await request.app[limits.LIMITER].hit((LOGIN_PER_ADDRESS, limits.client_address(request)),
+                                                 (LOGIN_ALL, "all"))
+    if wait:
+        raise ApiError(429, "too_many_attempts", f"로그인 시도가 너무 많아요. {wait}초 뒤에 다시 시도하세요.")
 
 
 async def sign_in(request: web.Request, login: str, password: str, totp: str | None,
                   roles: Iterable[str] = accounts.ROLES) -> tuple[str, str, SignedIn]:
     """The one staff sign-in (console JSON and the knowledge admin's form): checks the password (and TOTP),
     audits the attempt and starts a session. Returns (cookie token, CSRF token, user); raises ApiError."""
+    await throttle_sign_in(request)
     failure: LoginFailed | None = None
     async with db(request)() as s, s.begin():  # the failure count is committed even when sign-in fails
         try:
@@ -128,9 +151,5 @@ async def sign_in(request: web.Request, login: str, password: str, totp: str | N
             token, row = await accounts.start_session(s, user)
             audit.record(s, f"user:{user.login}", "login", "user", user.login, client_ip(request))
     if failure is not None:
-        if failure.reason == "locked" and failure.locked_until is not None:
-            minutes = max(1, int((failure.locked_until - utcnow()).total_seconds() // 60) + 1)
-            raise ApiError(429, "account_locked", f"로그인에 여러 번 실패해 계정이 잠겼어요. {minutes}분 뒤에 다시 "
-                                                  "시도하거나 관리자에게 문의하세요.")
         raise ApiError(*LOGIN_MESSAGES[failure.reason])
     return token, row.csrf, SignedIn(user.id, user.login, user.name, user.role, row.csrf, row.id)

@@ -1,7 +1,7 @@
 """Staff sign-in, accounts and the audit log in the console (thin: casebook.staff does the work).
 
 POST /api/console/login {"login","password"[,"totp"]} → {"csrf_token", "user"} + session cookie
-POST /api/console/logout · GET /api/console/me
+POST /api/console/logout · GET /api/console/me · POST /api/console/me/password {"old_password","new_password"}
 GET  /api/console/audit (supervisors) · GET/POST /api/console/users, POST /api/console/users/{login}/disable (admins)
 
 Console accounts are the only staff sign-in: the knowledge admin and the detection review use them too.
@@ -11,6 +11,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from assistant.core.clock import utcnow
+from assistant.web import limits
 from assistant.web.errors import ApiError
 from assistant.web.responses import ok, read_json
 from casebook.console.auth import (
@@ -22,6 +23,7 @@ from casebook.console.auth import (
     set_cookie,
     sign_in,
     sign_out,
+    throttle_sign_in,
 )
 from casebook.models import User
 from casebook.staff import accounts, audit
@@ -58,6 +60,26 @@ async def me(request: web.Request) -> web.Response:
     return ok({"user": user_json(user), "csrf_token": user.csrf})
 
 
+async def change_password(request: web.Request) -> web.Response:
+    """The signed-in user's own password, with the old one (a browser left open is not enough). Their
+    other sessions end; audited."""
+    user = await require_user(request, accounts.ROLES)
+    body = await read_json(request)
+    old, new = body.get("old_password"), body.get("new_password")
+    if not isinstance(old, str) or not isinstance(new, str) or not old or not new:
+        raise ApiError(400, "invalid_body", "old_password and new_password are required strings")
+    await throttle_sign_in(request)  # the old password is a guess like any sign-in's
+    async with db(request)() as s, s.begin():
+        try:
+            changed = await accounts.change_password(s, user, old, new)
+        except accounts.AccountError:
+            raise ApiError(400, "weak_password", f"새 비밀번호는 {accounts.MIN_PASSWORD}자 이상이어야 해요.") from None
+        audited(request, s, "password.change" if changed else "password.change_failed", "user", user.login)
+    if not changed:
+        raise ApiError(403, "wrong_password", "지금 비밀번호가 맞지 않아요.")
+    return ok({"ok": True})
+
+
 async def get_audit(request: web.Request) -> web.Response:
     await require_user(request, AUDIT_ROLES)
     q = request.query
@@ -88,12 +110,13 @@ async def create_user(request: web.Request) -> web.Response:
     if not all(isinstance(f, str) and f for f in fields):
         raise ApiError(400, "invalid_body", "login, name, role and password are required strings")
     async with db(request)() as s, s.begin():
-        try:
-            user = await accounts.create_user(s, *fields)
+        try:  # supervisors and admins always get TOTP: the link is shown once, to give to them
+            user = await accounts.create_user(s, *fields, totp=fields[2] in accounts.TOTP_ROLES)
         except accounts.AccountError as exc:
             raise ApiError(400, "invalid_user", str(exc)) from None
         audited(request, s, "users.create", "user", user.login, role=user.role)
-    return ok({"user": user_json(user)}, status=201)
+    extra = {"totp_uri": accounts.totp_uri(user)} if user.totp_secret else {}
+    return ok({"user": user_json(user), **extra}, status=201)
 
 
 async def disable_user(request: web.Request) -> web.Response:
@@ -108,10 +131,12 @@ async def disable_user(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application) -> None:
+    limits.setup(app)  # sign-in's per-address and overall limits (shared with the web chat's)
     r = app.router
     r.add_post("/api/console/login", login)
     r.add_post("/api/console/logout", logout)
     r.add_get("/api/console/me", me)
+    r.add_post("/api/console/me/password", change_password)
     r.add_get("/api/console/audit", get_audit)
     r.add_get("/api/console/users", list_users)
     r.add_post("/api/console/users", create_user)

@@ -96,8 +96,8 @@ def _login_page(form_token: str, next_: str, login: str = "", error: str = "", s
             f'<label>아이디<input type="text" name="login" required autofocus autocomplete="username" '
             f'value="{e(login)}"></label>'
             f'<label>비밀번호<input type="password" name="password" required autocomplete="current-password"></label>'
-            f'<label>인증 코드 <small>(설정한 계정만)</small><input type="text" name="totp" inputmode="numeric" '
-            f'autocomplete="one-time-code" maxlength="8"></label>'
+            f'<label>인증 코드 <small>(관리자: 인증 앱의 6자리)</small>'
+            f'<input type="text" name="totp" inputmode="numeric" autocomplete="one-time-code" maxlength="8"></label>'
             f'<button type="submit" class="primary">로그인</button></form>'
             f'<p class="hint">편집자·관리자 직원 계정으로 로그인해요. 계정은 관리자가 만들어요 '
             f'(<code>dasi users add --role editor</code>).</p>')

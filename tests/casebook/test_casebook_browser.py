@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pyotp
 import pytest
 from playwright.async_api import expect
 
@@ -374,8 +375,10 @@ async def _walk_in(stack, browser, console) -> None:
 
 async def test_supervisor_sees_all_cases_and_the_stats_link(stack, browser):
     """Runs after the counsellor's tests (same stack): a supervisor sees kim's cases and may add members."""
-    subprocess.run([str(DASI), "users", "add", "--login", "lee", "--name", "이슈퍼", "--role", "supervisor"],
-                   input=PASSWORD + "\n", text=True, env=stack.env, cwd=ROOT, check=True, capture_output=True)
+    added = subprocess.run([str(DASI), "users", "add", "--login", "lee", "--name", "이슈퍼", "--role", "supervisor",
+                            "--totp"], input=PASSWORD + "\n", text=True, env=stack.env, cwd=ROOT, check=True,
+                           capture_output=True)
+    totp = pyotp.parse_uri(added.stdout.split("authenticator app: ")[1].strip())  # supervisors need TOTP
     context = await browser.new_context(viewport={"width": 1366, "height": 800}, locale="ko-KR")
     page = await context.new_page()
     page.set_default_timeout(30_000)
@@ -386,6 +389,7 @@ async def test_supervisor_sees_all_cases_and_the_stats_link(stack, browser):
         await page.goto(f"{stack.url}/console")
         await page.fill("#login-form input[name=login]", "lee")
         await page.fill("#login-form input[name=password]", PASSWORD)
+        await page.fill("#login-form input[name=totp]", totp.now())
         await page.click("#login-form button[type=submit]")
         await expect(page.locator("#stats-link")).to_be_visible()
         await page.click("#cases-link")

@@ -28,6 +28,7 @@ from casebook.staff import accounts
 from casebook.stats import export as stats_export
 from casebook.stats import queries as stats
 from tests.casebook import yeargen
+from tests.console_client import totp_code
 
 pytestmark = pytest.mark.usefixtures("cheap_hashes")  # test accounts: argon2 at its lowest cost
 
@@ -344,7 +345,8 @@ async def test_the_api_is_for_supervisors_and_audited(env, database_url):
     roles = {"kim": "counsellor", "park": "supervisor", "choi": "editor", "jung": "admin"}
     async with sessionmaker()() as s, s.begin():
         for login, role in roles.items():
-            await accounts.create_user(s, login, f"{login}-이름", role, "통계-비밀번호-2026")
+            await accounts.create_user(s, login, f"{login}-이름", role, "통계-비밀번호-2026",
+                                       totp=role in accounts.TOTP_ROLES)
         await yeargen.generate(s, year=YEAR, seed=3, persons=60, services=400, conversations=150)
     async with sessionmaker()() as s:
         want = expected(await read_back(s), date(YEAR, 1, 1), date(YEAR, 12, 31))
@@ -364,8 +366,9 @@ async def test_the_api_is_for_supervisors_and_audited(env, database_url):
             assert "createElementNS" in js and "http" not in js.replace("http://www.w3.org/2000/svg", "")
         for login, role in roles.items():
             async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+                code = await totp_code(login)  # supervisors and admins have TOTP
                 r = await http.post(base + "/api/console/login",
-                                    json={"login": login, "password": "통계-비밀번호-2026"})
+                                    json={"login": login, "password": "통계-비밀번호-2026", "totp": code})
                 assert r.status == 200
                 resp = await http.get(base + "/api/console/stats" + q)
                 xlsx = await http.get(base + "/api/console/stats.xlsx" + q)
@@ -405,7 +408,7 @@ async def test_the_page_draws_its_charts_under_the_csp(env, tmp_path):
     env(DASI_DATABASE_URL=url)
     upgrade(url)
     async with sessionmaker()() as s, s.begin():
-        await accounts.create_user(s, "park", "박감독", "supervisor", "통계-비밀번호-2026")
+        await accounts.create_user(s, "park", "박감독", "supervisor", "통계-비밀번호-2026", totp=True)
         await yeargen.generate(s, year=YEAR, seed=5, persons=40, services=300, conversations=120)
     async with sessionmaker()() as s:
         want = expected(await read_back(s), date(YEAR, 1, 1), date(YEAR, 12, 31))["summary"]
@@ -424,7 +427,8 @@ async def test_the_page_draws_its_charts_under_the_csp(env, tmp_path):
                     and not r.url.endswith("/favicon.ico") else None)
             page.on("pageerror", lambda e: problems.append(str(e)))
             login = await page.request.post(base + "/api/console/login",
-                                            data={"login": "park", "password": "통계-비밀번호-2026"})
+                                            data={"login": "park", "password": "통계-비밀번호-2026",
+                                                  "totp": await totp_code("park")})
             assert login.ok
             await page.goto(base + "/console/stats")
             await page.fill("input[name=from]", "2025-01-01")

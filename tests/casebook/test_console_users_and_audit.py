@@ -34,7 +34,8 @@ def test_cli_adds_and_disables_users(env, tmp_path, monkeypatch, capsys):
 
     upgrade()
     monkeypatch.setattr("sys.stdin", io.StringIO(PASSWORD + "\n"))
-    assert main(["users", "add", "--login", "first-admin", "--name", "첫 관리자", "--role", "admin"]) == 0
+    assert main(["users", "add", "--login", "first-admin", "--name", "첫 관리자", "--role", "admin",
+                 "--totp"]) == 0
     assert "created admin first-admin" in capsys.readouterr().out
     monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
     assert main(["users", "add", "--login", "c2", "--name", "상담", "--role", "counsellor"]) == 1

@@ -61,7 +61,6 @@
       f.password.value = ""; f.totp.value = "";
       start(data);
     }).catch(function (err) {
-      if (err.code === "totp_required") $("totp-row").hidden = false;
       $("login-error").textContent = err.message;
     });
   });
@@ -405,7 +404,21 @@
     e.preventDefault();
     var f = e.target;
     api("POST", "/api/console/users", {login: f.login.value.trim(), name: f.name.value.trim(), role: f.role.value, password: f.password.value})
-      .then(function () { f.reset(); loadUsers(); }).catch(function (err) { showAlert(err.message); });
+      .then(function (data) {
+        // Supervisors and admins need an authenticator app: the link is shown this once, to give to them.
+        $("user-totp").textContent = data.totp_uri ? data.user.login + " 인증 앱 등록 링크 (지금 한 번만 보여요): " + data.totp_uri : "";
+        $("user-totp").hidden = !data.totp_uri;
+        f.reset(); loadUsers();
+      }).catch(function (err) { showAlert(err.message); });
+  });
+  $("show-password").addEventListener("click", function () { $("password").hidden = !$("password").hidden; });
+  $("password-form").addEventListener("submit", function (e) {
+    e.preventDefault();
+    var f = e.target;
+    if (f.new.value !== f.again.value) { showAlert("새 비밀번호 두 칸이 서로 달라요."); return; }
+    api("POST", "/api/console/me/password", {old_password: f.old.value, new_password: f.new.value}).then(function () {
+      f.reset(); $("password").hidden = true; showAlert("비밀번호를 바꿨어요. 다른 기기에서는 로그아웃됐어요.");
+    }).catch(function (err) { showAlert(err.message); });
   });
 
   // --- boot ------------------------------------------------------------------------------------------
