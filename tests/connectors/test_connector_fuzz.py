@@ -3,24 +3,15 @@ signatures never give a 500, and a forged request never stores a message."""
 from __future__ import annotations
 
 import json
-import os
 import urllib.parse
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.fakes import harness as hz
 from tests.fakes.server import dumps
-
-# 60 examples keep CI fast; DASI_FUZZ_EXAMPLES=500 for a longer local hunt.
-FUZZ = settings(max_examples=int(os.environ.get("DASI_FUZZ_EXAMPLES", "60")), deadline=None,
-                suppress_health_check=[HealthCheck.function_scoped_fixture])
-
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-2**70, 2**70) | st.floats(allow_nan=False) | st.text(max_size=50),
-    lambda children: st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=15), children, max_size=5),
-    max_leaves=30)
+from tests.fuzzing import FUZZ, ascii_junk, hostile_bodies, json_values
 
 
 def paths(obj, prefix=()):
@@ -46,16 +37,8 @@ def mutated(draw, platform: str):
 
 
 def bodies(platform: str):
-    return st.one_of(
-        st.binary(max_size=300),
-        json_values.map(lambda v: json.dumps(v).encode()),
-        mutated(platform),
-        st.just(b'{"object": "instagram", "entry": [' + b'{"id": "1"},' * 7000 + b'{}]}'),  # > 64 KiB
-        st.just(b"[" * 5000 + b"]" * 5000),  # deep nesting
-        st.just(b"\xff\xfe{not utf-8}"))
-
-
-ascii_junk = st.text(st.characters(min_codepoint=33, max_codepoint=126), max_size=80)
+    return st.one_of(hostile_bodies, mutated(platform),
+                     st.just(b'{"object": "instagram", "entry": [' + b'{"id": "1"},' * 7000 + b'{}]}'))  # > 64 KiB
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ fuzzing pass; tests/connectors/test_connector_fuzz.py does the same for the webh
 from __future__ import annotations
 
 import json
-import os
 import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -13,7 +12,7 @@ from http.cookies import SimpleCookie
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -29,12 +28,11 @@ from detection.storage.tables import DetectedPost
 from tests.conftest import free_port
 from tests.detection.test_detection_pipeline import POSTS, FakeClassifier, write_jsonl, write_sources
 from tests.fakes.server import ServerThread, request
+from tests.fuzzing import FUZZ, json_values
 
 pytestmark = pytest.mark.usefixtures("cheap_hashes")
 
 PASSWORD = "검토-퍼즈-비밀번호-42"
-FUZZ = settings(max_examples=int(os.environ.get("DASI_FUZZ_EXAMPLES", "60")), deadline=None,
-                suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
 @dataclass
@@ -152,10 +150,6 @@ def test_a_valid_decision_still_works(review):
 
 # --- fuzzing: no 500s, and nothing stored on a refused request ---------------------------------------
 
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-2**70, 2**70) | st.floats(allow_nan=False) | st.text(max_size=30),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4),
-    max_leaves=20)
 decisions = st.one_of(st.sampled_from(["approve", "reject", "APPROVE", "", "approve ", "delete"]), json_values)
 categories = st.one_of(st.sampled_from(["outcall", "venue", "recruit", "none", "Outcall"]), json_values)
 
