@@ -4,16 +4,22 @@ a formula (`=HYPERLINK(...)` on a staff computer). Every CSV and XLSX export pas
 here. OWASP's CSV-injection advice: prefix such a cell with a single quote so it is shown as text."""
 from __future__ import annotations
 
+import re
 from typing import Any
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# Control characters XML 1.0 (so XLSX) cannot hold: one in an account name would make the whole export
+# fail. Shown as U+FFFD instead; a leading NUL (ASVS 1.2.10) is then no longer first either.
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
 def neutralise(value: Any) -> Any:
-    """Text that a spreadsheet would run, prefixed with `'`; anything else (numbers too) unchanged."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
+    """Text that a spreadsheet would run, prefixed with `'`, control characters replaced; anything else
+    (numbers too) unchanged."""
+    if not isinstance(value, str):
+        return value
+    value = CONTROL.sub("\ufffd", value)
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
 
 
 def as_text(cell: Any) -> Any:

@@ -17,6 +17,7 @@ def test_formula_starts_are_quoted_and_the_rest_is_left_alone():
         assert neutralise(value) == "'" + value
     for value in ("합계", "https://x.example/a", "seller_one", "", 3, -2, 1.5, None):
         assert neutralise(value) == value  # numbers stay numbers
+    assert neutralise("\x00=1") == "\ufffd=1" and neutralise("a\x1bb\x0c") == "a\ufffdb\ufffd"  # not XML
 
 
 def test_statistics_exports_keep_labels_as_text():
