@@ -79,13 +79,17 @@ async def test_the_session_id_comes_only_from_the_browsers_csprng(client):
     assert "안전한" in script  # without either, the chat says so (in Korean) and does not start
 
 
-@pytest.mark.parametrize("path", ["/", "/privacy", "/static/chat/chat.js", "/static/chat/chat.css"])
+@pytest.mark.parametrize("path", ["/", "/privacy", "/static/chat/chat.js", "/static/chat/chat.css", "/healthz",
+                                  "/no-such-page"])
 async def test_the_victim_facing_pages_cannot_be_framed_or_sniffed(client, path):
+    """Every answer, in fact (ASVS 3.4.3, 3.4.4, 3.4.6): the chat's pages and files, errors, the rest."""
     resp = await client.get(path)
-    assert resp.status == 200
+    assert resp.status in {"/healthz": (200, 503), "/no-such-page": (404,)}.get(path, (200,))  # Rasa is down
     csp = resp.headers["Content-Security-Policy"]
     directives = dict((d.split(" ", 1) + [""])[:2] for d in (p.strip() for p in csp.split(";")) if d)
     assert directives["frame-ancestors"] == "'none'" and directives["default-src"] == "'self'"
+    assert directives["object-src"] == directives["base-uri"] == "'none'"
+    assert resp.headers["Cache-Control"] == "no-store"
     assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
     host = resp.url.host + (f":{resp.url.port}" if resp.url.port else "")
     assert f"ws://{host}" in directives["connect-src"] and f"wss://{host}" in directives["connect-src"]
