@@ -114,7 +114,7 @@ async def _conversation_to_case(stack, console, victim, tmp_path) -> None:
     # (A neutral first message: a risky one would put the conversation in the queue by itself.)
     await victim.fill("#text", "안녕하세요. 상담 받는 방법이 궁금해요")
     await victim.press("#text", "Enter")
-    await victim.wait_for_function(f"document.querySelectorAll('.msg.bot').length > {bots}")
+    await victim.wait_for_function("n => document.querySelectorAll('.msg.bot').length > n", arg=bots)
     conv, _ = await ask_for_a_person(victim, console)
     await console.locator(f"#queue-waiting li[data-id='{conv}']").click()
     await expect(console.locator("#transcript")).to_contain_text("상담 받는 방법이 궁금해요")

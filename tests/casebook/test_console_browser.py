@@ -66,7 +66,7 @@ async def _scenario(stack, browser, console, victim) -> None:
     await expect(victim.locator(".msg.system", has_text="챗봇이 답해요")).to_be_visible(timeout=LIVE_WITHIN)
     await victim.fill("#text", "센터는 어디에 있어요?")
     await victim.press("#text", "Enter")
-    await victim.wait_for_function(f"document.querySelectorAll('.msg.bot').length > {bot_before}")
+    await victim.wait_for_function("n => document.querySelectorAll('.msg.bot').length > n", arg=bot_before)
     answer = await victim.locator(".msg.bot").last.inner_text()
     assert "자동 답변이 잠시 어려워요" not in answer and answer.strip()  # the bot itself, not the fallback
 
