@@ -40,10 +40,10 @@ $(RASA_STAMP): requirements-rasa.txt
 
 venvs: $(STAMP) $(RASA_STAMP)
 
-# Detection model (var/detection/model.joblib, not committed): retrained when its data or code
-# changes (detection/classifier/train.py also checks a fingerprint, so a stale model is never used).
-DETECT_STAMP := var/.detection-model
-$(DETECT_STAMP): $(STAMP) detection/data/posts.jsonl $(wildcard detection/classifier/*.py detection/classifier/*.yml)
+# Detection model (models/detection-model.joblib, not committed): retrained when its data or code
+# change (detection/classifier/train.py also checks a fingerprint, so a stale model is never used).
+DETECT_STAMP := models/.detection-model
+$(DETECT_STAMP): $(STAMP) $(wildcard detection/data/*.jsonl detection/data/*/*.jsonl detection/classifier/*.py detection/classifier/*.yml)
 	$(VENV)/bin/python -m detection.classifier.train
 	@mkdir -p $(dir $@) && touch $@
 

@@ -7,7 +7,8 @@
 3. Knowledge retrieval at the real articles and at 5,000 (generated) articles vs. BM25 only:
    recall@3, p50/p95 query latency, full reindex time (`--kb-articles N` changes the large size;
    `--no-kb` skips it: with e5 vectors the 5,000-article reindex takes several minutes).
-4. Casebook (bench/casebook.py): the year's statistics and the 10,000-case list vs. plain SQL, on SQLite
+4. Risk assessment (bench/risk.py): p95 per message of the whole assessor vs. the lexicon alone.
+5. Casebook (bench/casebook.py): the year's statistics and the 10,000-case list vs. plain SQL, on SQLite
    and PostgreSQL (DASI_BENCH_POSTGRES_URL); `--no-casebook` skips it, `python -m bench casebook` runs only it.
 """
 from __future__ import annotations
@@ -94,6 +95,10 @@ def main() -> int:
 
         return bench_detection(sys.argv[2:])
     bench_screen()
+    if "--no-risk" not in sys.argv:
+        from bench.risk import bench_risk
+
+        bench_risk(corpus())
     if "--no-stack" not in sys.argv:
         bench_api()
     if "--no-kb" not in sys.argv:

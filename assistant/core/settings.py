@@ -77,7 +77,6 @@ class Settings:
     x_api_base: str = "https://api.x.com"
     x_bearer_token: str = ""
     detect_user_agent: str = "dasi-detection/0.1 (+counselling centre monitoring)"
-    detect_feedback_file: Path = field(default_factory=lambda: ROOT / "var" / "detection" / "feedback.jsonl")
     # Channels (connectors/kakao, meta, x). A channel is on only when its secrets are set;
     # X's send API shares x_api_base above.
     kakao_skill_secret: str = ""
@@ -178,7 +177,6 @@ ENV: dict[str, tuple[tuple[str, ...], Callable[[str], Any]]] = {
     "x_api_base": (("X_API_BASE",), _url),  # X's API for the DM channel and detection's search alike
     "x_bearer_token": (("DASI_X_BEARER_TOKEN",), str),
     "detect_user_agent": (("DASI_DETECT_USER_AGENT",), str),
-    "detect_feedback_file": (("DASI_DETECT_FEEDBACK",), _path),
     "kakao_skill_secret": (("KAKAO_SKILL_SECRET",), str),
     "kakao_callback_hosts": (("KAKAO_CALLBACK_HOSTS",), _hosts),
     "kakao_reply_budget": (("KAKAO_REPLY_BUDGET",), float),

@@ -57,11 +57,13 @@ SCREEN_TEXTS = {"danger": danger_text, "medical": medical_text, "self_harm": sel
 
 
 def screen_replies(categories: list[str]) -> list[dict]:
-    """The reply to an alarm: the most urgent category's text first (SCREEN_TEXTS order), then one more."""
-    texts = [SCREEN_TEXTS[c]() for c in SCREEN_TEXTS if c in categories]
-    if not texts:
+    """The reply to an alarm: the two most urgent categories' texts (SCREEN_TEXTS order), then one line for
+    each further category, so every alarmed situation has its number in the reply."""
+    alarmed = [c for c in SCREEN_TEXTS if c in categories]
+    if not alarmed:
         return []
-    return [{"text": "\n\n".join(texts[:2])}, {"text": handoff_note(), "buttons": [COUNSELLOR_BUTTON]}]
+    texts = [SCREEN_TEXTS[c]() for c in alarmed[:2]] + [REMINDERS[c] for c in alarmed[2:]]
+    return [{"text": "\n\n".join(texts)}, {"text": handoff_note(), "buttons": [COUNSELLOR_BUTTON]}]
 
 
 # One line per category when a conversation already got that category's whole text: the number stays

@@ -1,12 +1,13 @@
-"""`dasi users|stats|keys|retention|people`: the casebook's commands."""
+"""`dasi users|stats|keys|retention|people|risk`: the casebook's commands."""
 from __future__ import annotations
 
 from typing import Any
 
 
 def register(sub: Any) -> None:
-    from casebook.cli import protection, stats, users
+    from casebook.cli import protection, risk, stats, users
 
     users.register(sub)
     stats.register(sub)
     protection.register(sub)
+    risk.register(sub)

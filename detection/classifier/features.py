@@ -23,10 +23,11 @@ HERE = Path(__file__).resolve().parent
 DATA = HERE.parent / "data" / "posts.jsonl"
 NGRAMS = (1, 3)
 RULE_SCALE = 1.0  # rule columns are already log1p-scaled; tf-idf rows have unit length
-MODEL_VERSION = 1
+MODEL_VERSION = 2
 # Everything that changes the model: a different hash means `dasi init`/make retrain it.
-FINGERPRINT_FILES = [DATA, HERE / "lexicon.yml", HERE / "normalise.py", HERE / "rules.py", HERE / "features.py",
-                     HERE / "train.py"]
+FINGERPRINT_FILES = [DATA, DATA.with_name("benchmarks.jsonl"), HERE / "lexicon.yml", HERE / "slang.yml",
+                     *sorted(HERE.glob("*.py")), *sorted((DATA.parent / "writers").glob("*.jsonl")),
+                     *sorted((DATA.parent / "reported").glob("*.jsonl"))]
 
 
 def fingerprint() -> str:
@@ -42,7 +43,7 @@ def model_path(settings: Any = None) -> Path:
         from assistant.core.settings import get_settings
 
         settings = get_settings()
-    return Path(settings.var_dir) / "detection" / "model.joblib"
+    return Path(settings.models_dir) / "detection-model.joblib"
 
 
 def rule_feature_names() -> list[str]:

@@ -4,8 +4,9 @@ Stages (each keeps `starts`/`ends`, the original span of every output character)
   light     NFKC per character, format/zero-width characters dropped, lower case. Contacts, URLs
             and prices are read here, where Latin letters and digits are still what they were.
   text      + inserted symbols/emoji removed, look-alikes (Latin, digits, hanja, katakana) mapped to
-            jamo, spaced-out syllables joined, loose jamo composed, initial-consonant abbreviations
-            expanded, runs of one character folded. This is `Verdict.normalised`.
+            jamo, spaced-out syllables joined, loose jamo composed, runs of one character folded, and
+            slang rewritten into what it stands for (slang.yml: initials, re-spellings, romanised words,
+            trade coinages). This is `Verdict.normalised`.
   compact   `text` with only Hangul, Latin and digits: what rules and the model read, so spacing and
             punctuation games cannot split a term.
 """
@@ -16,6 +17,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from assistant.core.hangul import CHOSEONG, JONGSEONG, JUNGSEONG, compose_groups, nfkc
+from detection.classifier import slang
 
 VOWELS = frozenset(JUNGSEONG)
 LEADS = frozenset(CHOSEONG)
@@ -32,11 +34,6 @@ CONSONANT_LOOKALIKE = {"77": "ㄲ", "7": "ㄱ", "o": "ㅇ", "0": "ㅇ", "〇": "
 SCRIPT_LOOKALIKE = {"出": "출", "張": "장", "张": "장", "女": "여", "男": "남", "安": "안", "馬": "마",
                     "條": "조", "件": "건", "萬": "만", "万": "만", "夜": "야", "房": "방", "愛": "애",
                     "カ": "가", "ガ": "가", "コ": "고", "ロ": "ㅁ", "卒": "쭈", "水": "물", "王": "왕"}
-# Initial-consonant abbreviations of ad vocabulary, expanded only as whole tokens. Kept short on
-# purpose: each was checked to be (nearly) absent from 15k real comments in ../shared/benchmarks.
-ABBREVIATIONS = {"ㅈㄱ": "조건", "ㅈㄱㅁㄴ": "조건만남", "ㅊㅈ": "출장", "ㅊㅈㅇㅁ": "출장안마",
-                 "ㅇㅍ": "오피", "ㅋㅅㅂ": "키스방", "ㅇㅈㄱㅈ": "원조교제", "ㅇㅇㄷㅎ": "애인대행"}
-
 # Cheap checks that let most ordinary comments skip a stage (throughput target: 3,000 posts/s).
 _HAS_JAMO = re.compile(r"[ㄱ-ㅣ]")
 _HAS_SPACED = re.compile(r"(?:^|\s)[가-힣ㄱ-ㅣ]\s+[가-힣ㄱ-ㅣ]\s+[가-힣ㄱ-ㅣ](?:\s|$)|[ㄱ-ㅎ]\s+[ㅏ-ㅣ]")
@@ -229,8 +226,9 @@ def _abbreviations(cs: list[str], st: list[int], en: list[int]) -> tuple[list[st
             while j < n and cs[j] in CONSONANTS:
                 j += 1
             tok = "".join(cs[i:j])
-            if tok in ABBREVIATIONS and (j == n or not _is_hangul(cs[j]) or cs[j] in "만남"):
-                for ch in ABBREVIATIONS[tok]:
+            initials = slang.current().initials
+            if tok in initials and (j == n or not _is_hangul(cs[j]) or cs[j] in "만남"):
+                for ch in initials[tok]:
                     oc.append(ch)
                     os_.append(st[i])
                     oe.append(en[j - 1])
@@ -241,6 +239,27 @@ def _abbreviations(cs: list[str], st: list[int], en: list[int]) -> tuple[list[st
         oe.append(en[i])
         i += 1
     return oc, os_, oe
+
+
+def _slang(cs: list[str], st: list[int], en: list[int]) -> tuple[list[str], list[int], list[int]]:
+    """Re-spellings, trade coinages and romanised words rewritten into what they stand for (slang.yml);
+    every character of a meaning maps back to the whole span of its form."""
+    dictionary = slang.current()
+    text = "".join(cs)
+    if dictionary.pattern is None or not dictionary.pattern.search(text):
+        return cs, st, en
+    oc, os_, oe, last = [], [], [], 0
+    for m in dictionary.pattern.finditer(text):
+        i, j = m.span()
+        oc += cs[last:i]
+        os_ += st[last:i]
+        oe += en[last:i]
+        for ch in dictionary.meaning(m.group()):
+            oc.append(ch)
+            os_.append(st[i])
+            oe.append(en[j - 1])
+        last = j
+    return oc + cs[last:], os_ + st[last:], oe + en[last:]
 
 
 def _fold_repeats(cs: list[str], st: list[int], en: list[int]) -> tuple[list[str], list[int], list[int]]:
@@ -281,6 +300,7 @@ def normalise(text: str) -> Normalised:
         cs, st, en = _abbreviations(cs, st, en)
     if _HAS_REPEAT.search("".join(cs)):
         cs, st, en = _fold_repeats(cs, st, en)
+    cs, st, en = _slang(cs, st, en)
     full = Mapped("".join(cs), st, en)
     cst: list[int] = []
     cen: list[int] = []

@@ -266,3 +266,16 @@ class RuleBook:
 
     def apply(self, norm: Normalised) -> RuleResult:
         return self.current().apply(norm)
+
+
+RULE_BIAS = 4.5  # evidence at which the rule layer alone says 50 %: e.g. one strong term + a contact
+
+
+def rule_score(rr: RuleResult) -> float:
+    """The rule layer's own probability that the post is an ad (a logistic of weighed evidence)."""
+    ind = rr.indicators
+    evidence = (rr.weight("outcall") + rr.weight("venue") + rr.weight("recruit")
+                + 0.5 * (rr.weight("youth") + rr.weight("act"))
+                + (1.5 if ind.get("contacts") else 0.0) + (1.0 if ind.get("price") else 0.0)
+                - 2.0 * rr.weight("context_none"))
+    return 1.0 / (1.0 + math.exp(-(evidence - RULE_BIAS)))

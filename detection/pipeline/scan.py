@@ -90,14 +90,15 @@ async def scan(settings: Any, name: str, classifier: Any = None, max_batches: in
             # hold the database. The write transaction checks again for posts stored meanwhile.
             with store.session(settings) as s:
                 seen = store.existing(s, posts)
-            fresh: list[tuple[RawPost, list[tuple[str, bytes]], Any]] = []
+            downloaded: list[tuple[RawPost, list[tuple[str, bytes]]]] = []
             for raw in posts:
                 if raw.content_hash in seen:
                     result.duplicates += 1
                     continue
                 seen.add(raw.content_hash)
-                images = await _images(source, raw)
-                fresh.append((raw, images, classifier.classify(raw.text, [b for _, b in images])))
+                downloaded.append((raw, await _images(source, raw)))
+            verdicts = classifier.classify_many([(raw.text, [b for _, b in images]) for raw, images in downloaded])
+            fresh = [(raw, images, v) for (raw, images), v in zip(downloaded, verdicts, strict=True)]
             with store.session(settings) as s, s.begin():
                 stored_meanwhile = store.existing(s, [raw for raw, _, _ in fresh])
                 for raw, images, verdict in fresh:

@@ -80,8 +80,7 @@ async def post_decision(request: web.Request) -> web.Response:
         from detection.review import service as review
         from detection.storage import queries as store
         with store.session(settings) as s, s.begin():
-            post = review.decide(s, post_id, str(decision), user.actor, category,
-                                 feedback_path=settings.detect_feedback_file)
+            post = review.decide(s, post_id, str(decision), user.actor, category)
             audit.record(s, user.actor, f"detection.{decision}", "detected_post", str(post_id), client_ip(request),
                          category=post.category)
             return review.summary(post)

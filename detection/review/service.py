@@ -1,11 +1,9 @@
-"""Staff decisions on flagged posts. A rejection is a false positive: it is appended to the feedback
-file in the labelled dataset's line format (detection/data/posts.jsonl: {"id", "text", "category",
-"youth", "split"}), so a training run can learn from it."""
+"""Staff decisions on flagged posts. Every decision is labelled data: an approval says which kind of ad it
+is, a rejection that it is none (a false positive). `detection.storage.queries.labelled()` reads them back
+(decrypted, in the training data's line format) for `dasi detect retrain`; nothing is copied out of the
+encrypted table."""
 from __future__ import annotations
 
-import fcntl
-import json
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import case, select
@@ -13,7 +11,6 @@ from sqlalchemy.orm import Session
 
 from assistant.core.clock import utcnow
 from assistant.core.errors import DomainError
-from assistant.core.settings import get_settings
 from detection.pipeline.evidence import kst
 from detection.storage.tables import DetectedPost, PostStatus
 
@@ -50,8 +47,7 @@ def detail(p: DetectedPost) -> dict[str, Any]:
             "image_urls": p.image_urls or [], "reviewed_by": p.reviewed_by}
 
 
-def decide(s: Session, post_id: int, decision: str, reviewer: str, category: str | None = None,
-           feedback_path: Path | None = None) -> DetectedPost:
+def decide(s: Session, post_id: int, decision: str, reviewer: str, category: str | None = None) -> DetectedPost:
     post = s.get(DetectedPost, post_id)
     if post is None:
         raise ReviewError("not_found", status=404)
@@ -67,19 +63,9 @@ def decide(s: Session, post_id: int, decision: str, reviewer: str, category: str
         post.status = PostStatus.approved
     elif decision == "reject":
         post.status = PostStatus.rejected
-        append_feedback(feedback_path or get_settings().detect_feedback_file,
-                        {"id": f"review-{post.content_hash[:16]}", "text": post.text,
-                         "category": "none", "youth": False, "split": "train",
-                         "source": "review",
-                         "was": {"category": post.category, "youth": post.youth}})
     else:
         raise ReviewError("bad_decision", status=400)
     post.reviewed_by, post.reviewed_at = reviewer[:60], utcnow()
     return post
 
 
-def append_feedback(path: Path, item: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a", encoding="utf-8") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        fh.write(json.dumps(item, ensure_ascii=False) + "\n")

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from assistant.core.settings import Settings
 from assistant.store.db import sync_engine, sync_sessions
-from detection.storage.tables import DetectedPost, SourceCursor
+from detection.storage.tables import DetectedPost, PostStatus, SourceCursor
 
 
 def session(settings: Settings) -> Session:
@@ -54,3 +54,12 @@ def existing(s: Session, posts: Sequence[PostKeys]) -> set[str]:
     known_keys = {(r.platform, r.post_key) for r in rows}
     known_hashes = {r.content_hash for r in rows}
     return {p.content_hash for p in posts if p.content_hash in known_hashes or (p.platform, p.post_key) in known_keys}
+
+
+def labelled(s: Session) -> list[dict[str, Any]]:
+    """Every post a person decided on, as training rows: approved → its (corrected) category, rejected → none."""
+    rows = s.scalars(select(DetectedPost).where(DetectedPost.status.in_((PostStatus.approved, PostStatus.rejected)),
+                                                DetectedPost.reviewed_by.is_not(None)).order_by(DetectedPost.id))
+    return [{"id": f"review-{p.id}", "text": p.text,
+             "category": p.category if p.status == PostStatus.approved else "none",
+             "youth": bool(p.youth) if p.status == PostStatus.approved else False} for p in rows]

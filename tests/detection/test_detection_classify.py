@@ -1,6 +1,6 @@
 """Classifier interface, the CLI, and the CI thresholds measured on the repo's own data.
 
-The model is the one `make` builds (var/detection/model.joblib); when it is missing or stale for the
+The model is the one `make` builds (models/detection-model.joblib); when it is missing or stale for the
 current data and code, `Classifier.load` trains it from detection/data/posts.jsonl first.
 """
 import io

@@ -42,6 +42,9 @@ class FakeClassifier:
     def __init__(self) -> None:
         self.calls = 0
 
+    def classify_many(self, posts: Sequence[tuple[str, Sequence[str | bytes]]]) -> list[Verdict]:
+        return [self.classify(text, images) for text, images in posts]
+
     def classify(self, text: str, images: Sequence[str | bytes] = ()) -> Verdict:
         self.calls += 1
         reasons, category = [], "none"
@@ -99,7 +102,7 @@ def pipeline(env, tmp_path):
     """Settings with a migrated SQLite database and one import source over POSTS."""
     write_jsonl(tmp_path / "batch.jsonl", POSTS)
     src = write_sources(tmp_path, {"batch": {"kind": "import", "path": "batch.jsonl", "batch": 2}})
-    env(DASI_DETECT_SOURCES=str(src), DASI_DETECT_FEEDBACK=str(tmp_path / "feedback.jsonl"))
+    env(DASI_DETECT_SOURCES=str(src))
     settings = get_settings()
     upgrade()
     return settings
@@ -208,7 +211,7 @@ def test_clusters_by_shared_contact_and_by_template():
 async def approve_all(settings) -> None:
     with store.session(settings) as s, s.begin():
         for p in s.scalars(select(DetectedPost).where(DetectedPost.status == PostStatus.flagged)).all():
-            review.decide(s, p.id, "approve", "staff:kim", feedback_path=settings.detect_feedback_file)
+            review.decide(s, p.id, "approve", "staff:kim")
 
 
 async def test_reports_name_the_law_and_the_indicators(pipeline):
@@ -316,19 +319,22 @@ async def test_review_queue_order_reject_feedback_and_stats(pipeline):
     assert before["pending"] == 4 and before["table"]["total"] == 0 and before["scanned"] == 5
     with store.session(settings) as s, s.begin():
         a5 = s.scalar(select(DetectedPost).where(DetectedPost.post_id == "a5"))
-        review.decide(s, a5.id, "reject", "staff:lee", feedback_path=settings.detect_feedback_file)
+        review.decide(s, a5.id, "reject", "staff:lee")
         a1 = s.scalar(select(DetectedPost).where(DetectedPost.post_id == "a1"))
-        review.decide(s, a1.id, "approve", "staff:lee", feedback_path=settings.detect_feedback_file)
+        review.decide(s, a1.id, "approve", "staff:lee")
         with pytest.raises(review.ReviewError):
-            review.decide(s, a1.id, "reject", "staff:lee", feedback_path=settings.detect_feedback_file)
+            review.decide(s, a1.id, "reject", "staff:lee")
     after = stats_now(settings)
     assert after["pending"] == 2
     assert after["table"] == {"outcall": 1, "venue": 0, "recruit": 0, "none": 1, "not_requested": 2,
                               "requested": 0, "total": 2}
-    lines = settings.detect_feedback_file.read_text(encoding="utf-8").splitlines()
-    item = json.loads(lines[0])
-    assert len(lines) == 1 and item["category"] == "none" and item["youth"] is False
-    assert item["text"].startswith("강남 오피") and item["was"]["category"] == "venue"
+    with store.session(settings) as s:  # both decisions are labelled data for the next training run
+        rows = {r["id"]: r for r in store.labelled(s)}
+    assert rows == {f"review-{a5.id}": {"id": f"review-{a5.id}", "text": rows[f"review-{a5.id}"]["text"],
+                                       "category": "none", "youth": False},
+                    f"review-{a1.id}": {"id": f"review-{a1.id}", "text": rows[f"review-{a1.id}"]["text"],
+                                       "category": "outcall", "youth": False}}
+    assert rows[f"review-{a5.id}"]["text"].startswith("강남 오피")
 
 
 def test_migration_down_and_up(env):
@@ -388,7 +394,7 @@ def asyncio_run_approve(settings) -> None:
 async def test_pipeline_on_sqlite_and_postgresql(database_url, env, tmp_path):
     """Migration 0005, dedupe by unique keys, review, drafts and stats on both databases."""
     write_jsonl(tmp_path / "batch.jsonl", POSTS)
-    env(DASI_DATABASE_URL=database_url, DASI_DETECT_FEEDBACK=str(tmp_path / "feedback.jsonl"),
+    env(DASI_DATABASE_URL=database_url,
         DASI_DETECT_SOURCES=str(write_sources(tmp_path, {"batch": {"kind": "import", "path": "batch.jsonl"}})))
     settings = get_settings()
     upgrade()

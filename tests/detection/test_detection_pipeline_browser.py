@@ -4,8 +4,6 @@ that fired highlighted in the original text, approves one post, rejects another,
 monitoring table change. Also: the API refuses anyone not signed in, and roles without review rights."""
 from __future__ import annotations
 
-import json
-
 import aiohttp
 import pytest
 from playwright.async_api import async_playwright, expect
@@ -16,6 +14,7 @@ from assistant.store.migrate import upgrade
 from casebook.staff import accounts
 from connectors.gateway import create_app
 from detection.pipeline.scan import scan
+from detection.storage import queries as store
 from tests.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.conftest import free_port, serve
 from tests.detection.test_detection_pipeline import POSTS, FakeClassifier, write_jsonl, write_sources
@@ -29,7 +28,6 @@ async def gateway(env, tmp_path):
         pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium. The browser test does not skip.")
     write_jsonl(tmp_path / "batch.jsonl", POSTS)
     env(DASI_DETECT_SOURCES=str(write_sources(tmp_path, {"batch": {"kind": "import", "path": "batch.jsonl"}})),
-        DASI_DETECT_FEEDBACK=str(tmp_path / "feedback.jsonl"),
         DASI_RASA_URL=f"http://127.0.0.1:{free_port()}", DASI_ACTIONS_URL=f"http://127.0.0.1:{free_port()}")
     settings = get_settings()
     upgrade()
@@ -117,13 +115,13 @@ async def _walk_through(page, base: str, settings) -> None:
     await expect(queue).to_have_count(2)
     await expect(stats.locator("td[data-key=none]")).to_have_text("1")
     await expect(stats.locator("td[data-key=total]")).to_have_text("2")
-    feedback = [json.loads(line) for line in settings.detect_feedback_file.read_text(encoding="utf-8").splitlines()]
-    assert len(feedback) == 1 and feedback[0]["category"] == "none" and "강남 오피" in feedback[0]["text"]
+    with store.session(settings) as s:  # the rejection is labelled data for `dasi detect retrain`
+        feedback = [r for r in store.labelled(s) if r["category"] == "none"]
+    assert len(feedback) == 1 and "강남 오피" in feedback[0]["text"]
 
     # Draft the report for the approved post (as `dasi detect report --batch` does), then a person
     # approves it in the page: only now does it count as 삭제요청.
     from detection.pipeline import reports
-    from detection.storage import queries as store
     with store.session(settings) as s, s.begin():
         assert len(reports.draft_batch(s, settings).reports) == 1
     await page.reload()

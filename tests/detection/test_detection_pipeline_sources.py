@@ -285,7 +285,7 @@ async def test_cli_recheck_fetches_the_urls(env, tmp_path, server, capsys, monke
     assert await asyncio.to_thread(main, ["detect", "scan", "--source", "in"]) == 0  # CLI runs its own loop
     with store.session(settings) as s, s.begin():
         for p in s.scalars(select(DetectedPost)).all():
-            review.decide(s, p.id, "approve", "staff:kim", feedback_path=tmp_path / "fb.jsonl")
+            review.decide(s, p.id, "approve", "staff:kim")
         batch = reports.draft_batch(s, settings)
         assert len(batch.reports) == 3
         for rid in batch.reports:
