@@ -48,6 +48,24 @@ async def start(app: web.Application) -> None:
         await outbox.resume()
     except Exception as exc:  # a database problem at startup must not keep the gateway down
         log.error("could not resume stored deliveries: %s", type(exc).__name__)
+    outbox.spawn(answer_unanswered(app))
+
+
+async def answer_unanswered(app: web.Application) -> int:
+    """After a restart: answer what was stored but not answered, and send it like any late answer."""
+    router, outbox = app[ROUTER], app[OUTBOX]
+    try:
+        pending = await router.unanswered()
+    except Exception as exc:  # the database may still be starting: the messages stay for the console
+        log.error("could not read unanswered messages: %s", type(exc).__name__)
+        return 0
+    for accepted in pending:
+        outcome = await router.answer(accepted)
+        for mid in outcome.reply_ids:
+            await outbox.deliver(mid)
+    if pending:
+        log.warning("answered %d message(s) left unanswered when the gateway stopped", len(pending))
+    return len(pending)
 
 
 async def stop(app: web.Application) -> None:

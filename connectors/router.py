@@ -12,13 +12,16 @@ import asyncio
 import json
 import logging
 import re
+import weakref
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import aiohttp
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from assistant.core.clock import utcnow
 from assistant.core.risk import risk_max
 from assistant.core.settings import Settings
 from assistant.safety import emergency
@@ -38,6 +41,7 @@ ALLOWED_PAYLOAD = re.compile(r'^/(request_counsellor|affirm|deny|greet|ask_kb)(\
 BOT_STATES = {ConversationState.bot.value, ConversationState.waiting.value}
 LIFE_CATEGORIES = ("danger", "self_harm", "medical")
 CONTEXT_MESSAGES = 3  # earlier messages the assessor reads with the current one
+RECOVERY_WINDOW = timedelta(hours=1)  # unanswered messages this recent are answered after a restart
 
 
 def rasa_text(text: str) -> str:
@@ -81,6 +85,10 @@ class Router:
         self.sessions = sessions
         self.http = http
         self.assessor = assessor
+        # Back-pressure: at most this many messages with Rasa at once; a burst waits its turn instead of
+        # timing out together. A person's messages are answered one after another, in order.
+        self._rasa_slots = asyncio.Semaphore(max(1, settings.rasa_concurrency))
+        self._turns: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
 
     async def handle(self, msg: InboundMessage) -> Outcome:
         accepted = Accepted(msg=msg, text=(msg.text or "").strip())
@@ -97,11 +105,35 @@ class Router:
         return accepted
 
     async def answer(self, accepted: Accepted) -> Outcome:
-        """Assess and answer a stored message; never raises for storage: the emergency numbers still go out."""
-        try:
-            return await self._answer(accepted)
-        except (SQLAlchemyError, OSError, MissingKeyError) as exc:
-            return await self._storage_failed(accepted, exc)
+        """Assess and answer a stored message; never raises for storage: the emergency numbers still go out.
+        A slow bot is waited for (settings.bot_patience); only a bot that is down gets the fallback."""
+        turn = self._turns.setdefault(accepted.conv_id, asyncio.Lock())  # the person's earlier message first
+        async with turn:
+            try:
+                return await self._answer(accepted)
+            except (SQLAlchemyError, OSError, MissingKeyError) as exc:
+                return await self._storage_failed(accepted, exc)
+
+    async def unanswered(self) -> list[Accepted]:
+        """Messages stored but never answered because the gateway stopped in between, oldest first: the
+        bot answers them after a restart (a reply stored with reply_to_id marks a message answered)."""
+        answered = select(Message.reply_to_id).where(Message.reply_to_id.is_not(None))
+        async with self.sessions() as s:
+            rows = (await s.execute(
+                select(Message, Conversation).join(Conversation, Message.conversation_id == Conversation.id)
+                .where(Message.direction == "in", Message.created_at >= utcnow() - RECOVERY_WINDOW,
+                       Message.id.not_in(answered), Conversation.state.in_(BOT_STATES))
+                .order_by(Message.id))).all()
+        return [Accepted(msg=InboundMessage(channel=c.channel, user_id="", text=m.text,
+                                            attachments=tuple(m.attachments or ())),
+                         text=(m.text or "").strip(), conv_id=c.id, public_id=c.public_id, state=c.state,
+                         risk=c.risk, inbound_id=m.id) for m, c in rows]
+
+    async def _ask_bot(self, public_id: str, text: str, metadata: dict) -> list[dict]:
+        async with asyncio.timeout(self.settings.bot_patience):
+            async with self._rasa_slots:
+                return await ask_rasa(self.http, self.settings.rasa_url, public_id, rasa_text(text), metadata,
+                                      self.settings.bot_patience, token=self.settings.rasa_token)
 
     async def assess(self, accepted: Accepted) -> Assessment:
         """The risk of the message read with the conversation so far. The earlier messages come from the
@@ -190,19 +222,18 @@ class Router:
         bot_may_answer = state in BOT_STATES and "self_harm" not in a.categories
         if bot_may_answer and text:
             try:
-                answer = await ask_rasa(self.http, self.settings.rasa_url, public_id, rasa_text(text),
-                                        {"channel": msg.channel, "risk": risk, "state": state,
-                                         "assessment": a.as_dict()},
-                                        self.settings.reply_timeout, token=self.settings.rasa_token)
+                answer = await self._ask_bot(public_id, text, {"channel": msg.channel, "risk": risk, "state": state,
+                                                               "assessment": a.as_dict()})
                 shown = {r["text"] for r in replies}  # the bot's own emergency reply would repeat the screen's
                 replies += [r for r in answer if r["text"] not in shown]
-            except RasaUnavailable as exc:
+            except (RasaUnavailable, TimeoutError) as exc:  # down, or slower than any patience
                 failed_component = "rasa"
-                log.error("assistant unavailable for conversation %s: %s", public_id, exc)
+                log.error("assistant unavailable for conversation %s: %s", public_id, str(exc) or type(exc).__name__)
                 replies = replies or [{"text": emergency.fallback_text()},
                                       {"text": emergency.handoff_note(), "buttons": [emergency.COUNSELLOR_BUTTON]}]
-            if a.level == "medium" and not a.alarmed:
-                # Not an alarm, but not nothing: the number stays in view, nobody is paged.
+            if a.level == "medium" and not a.alarmed and not failed_component:
+                # Not an alarm, but not nothing: the number stays in view, nobody is paged (the fallback
+                # already carries every number).
                 replies.append({"text": emergency.REMINDERS[a.likeliest]})
         elif bot_may_answer and msg.attachments:
             replies += [{"text": "보내 주신 파일은 상담원이 확인할 수 있게 저장했어요. "

@@ -23,7 +23,7 @@ from langchain_chroma import Chroma
 
 from assistant.core.settings import Settings
 from knowledge.articles import Article, load_articles
-from knowledge.embeddings import make_embeddings
+from knowledge.embeddings import cached_embeddings
 from knowledge.korean import morphemes
 
 COLLECTION = "articles"
@@ -75,7 +75,8 @@ def chroma_client(settings: Settings) -> chromadb.ClientAPI:
 
 def _vector_store(settings: Settings, client: chromadb.ClientAPI | None = None) -> Chroma:
     return Chroma(client=client or chroma_client(settings), collection_name=COLLECTION,
-                  embedding_function=make_embeddings(settings.embeddings), collection_metadata={"hnsw:space": "cosine"})
+                  embedding_function=cached_embeddings(settings.embeddings, settings.var_dir),
+                  collection_metadata={"hnsw:space": "cosine"})
 
 
 def _add_vectors(store: Chroma, docs: list[Doc], progress=None, batch: int = 256) -> None:
@@ -161,7 +162,7 @@ class KnowledgeIndex:
         self.articles = {a.id: a for a in load_articles(settings.knowledge_dir)}
         self.docs = [Doc(**x) for x in json.loads((d / "docs.json").read_text(encoding="utf-8"))]
         self.bm25 = bm25s.BM25.load(str(d / "bm25"))
-        self.embeddings = make_embeddings(settings.embeddings)
+        self.embeddings = cached_embeddings(settings.embeddings, settings.var_dir)
         self.collection = chroma_client(settings).get_collection(COLLECTION)
 
     def warm_up(self) -> None:

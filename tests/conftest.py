@@ -36,6 +36,17 @@ async def serve(app: web.Application, **runner_options) -> AsyncIterator[str]:
         await runner.cleanup()
 
 
+async def serve_routes(routes, host: str = "127.0.0.1") -> tuple[web.AppRunner, str]:
+    """Serve routes on a given local address (127.0.0.2 plays an internal host); returns (runner, URL)."""
+    app = web.Application()
+    app.add_routes(routes)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, host, 0)
+    await site.start()
+    return runner, f"http://{host}:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
+
+
 @pytest.fixture
 def env(monkeypatch, tmp_path):
     """Fresh keys and a private var dir; returns a setter for more settings. Undone after the test."""

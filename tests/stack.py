@@ -37,7 +37,10 @@ class Stack:
                         DASI_RASA_URL=f"http://127.0.0.1:{self.rasa_port}",
                         DASI_ACTIONS_URL=f"http://127.0.0.1:{self.actions_port}",
                         # Always inside opening hours, so the handoff reply is the queue one.
-                        DASI_CENTRE_HOURS="mon-sun 00:00-23:59")
+                        DASI_CENTRE_HOURS="mon-sun 00:00-23:59",
+                        # Every test person writes from 127.0.0.1: the address limits are for strangers.
+                        DASI_WEBCHAT_RATE_PER_ADDRESS="100000/minute",
+                        DASI_WEBCHAT_NEW_SESSIONS_PER_ADDRESS="100000/hour")
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen | None = None
 

@@ -51,7 +51,9 @@ class Settings:
     secret_key: str = ""
     rasa_url: str = "http://127.0.0.1:5005"
     actions_url: str = "http://127.0.0.1:5055"
-    rasa_timeout: float = 3.0
+    rasa_timeout: float = 3.0  # how long a person waits for the bot before "잠시만요" (the answer still comes)
+    rasa_patience: float = 60.0  # how long a slow bot is waited for before it counts as down
+    rasa_concurrency: int = 8  # messages asked of Rasa at once; the rest wait their turn, in order
     rasa_tracker_url: str = ""
     # Rasa's API token (`rasa run --auth-token`); empty: `dasi up` makes a fresh one for each run.
     rasa_token: str = ""
@@ -100,6 +102,10 @@ class Settings:
     # Where the anonymous web chat's rate limits count (assistant/web/limits.py): memory:// in one gateway;
     # a shared one (e.g. redis://127.0.0.1:6379, needs the `coredis` package) when several gateways serve.
     rate_limit_storage: str = "memory://"
+    # The anonymous web chat's limits per address (connectors/web/throttle.py says why these numbers):
+    # raise them where many people share one address (a shelter's or a school's wifi).
+    webchat_rate_per_address: str = "60/minute"
+    webchat_new_sessions_per_address: str = "10/hour"
     # Reverse proxies (addresses or networks) whose X-Forwarded-For/-Proto/-Host are believed
     # (assistant/web/proxies.py); empty: the gateway faces people directly and believes none.
     trusted_proxies: tuple[str, ...] = ()
@@ -124,9 +130,14 @@ class Settings:
 
     @property
     def reply_timeout(self) -> float:
-        """How long the gateway waits for the bot: an LLM rewrite gets its own time on top, so a
-        slow LLM falls back to the offline answer instead of to the emergency fallback."""
+        """How long a person waits for the bot before a holding note: an LLM rewrite gets its own time
+        on top, so a slow LLM still answers at once with the offline answer."""
         return self.rasa_timeout + (self.llm_timeout if self.llm_enabled else 0.0)
+
+    @property
+    def bot_patience(self) -> float:
+        """How long a slow bot is waited for before the gateway treats it as down (fallback, queue)."""
+        return max(self.rasa_patience, self.reply_timeout)
 
     @property
     def public_url(self) -> str:
@@ -139,6 +150,14 @@ def _url(value: str) -> str:
 
 def _tuple(value: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in value.split(",") if v.strip())
+
+
+def _rate(value: str) -> str:
+    """A rate like "60/minute" or "10/hour" (checked here, so a typo stops the start, not a request)."""
+    count, _, per = value.strip().partition("/")
+    if not count.strip().isdigit() or per.strip() not in ("second", "minute", "hour", "day"):
+        raise ValueError(f"{value!r} is not a rate like 60/minute")
+    return f"{int(count)}/{per.strip()}"
 
 
 def _hosts(value: str) -> tuple[str, ...]:
@@ -156,6 +175,8 @@ ENV: dict[str, tuple[tuple[str, ...], Callable[[str], Any]]] = {
     "rasa_url": (("DASI_RASA_URL",), _url),
     "actions_url": (("DASI_ACTIONS_URL",), _url),
     "rasa_timeout": (("DASI_RASA_TIMEOUT",), float),
+    "rasa_patience": (("DASI_RASA_PATIENCE",), float),
+    "rasa_concurrency": (("DASI_RASA_CONCURRENCY",), int),
     "rasa_tracker_url": (("DASI_RASA_TRACKER_URL",), str),
     "rasa_token": (("DASI_RASA_TOKEN",), str.strip),
     "centre_name": (("DASI_CENTRE_NAME",), str),
@@ -195,6 +216,8 @@ ENV: dict[str, tuple[tuple[str, ...], Callable[[str], Any]]] = {
     "retention_case_days": (("DASI_RETENTION_CASE_DAYS",), int),
     "retention_conversation_days": (("DASI_RETENTION_CONVERSATION_DAYS",), int),
     "rate_limit_storage": (("DASI_RATE_LIMIT_STORAGE",), str.strip),
+    "webchat_rate_per_address": (("DASI_WEBCHAT_RATE_PER_ADDRESS",), _rate),
+    "webchat_new_sessions_per_address": (("DASI_WEBCHAT_NEW_SESSIONS_PER_ADDRESS",), _rate),
     "trusted_proxies": (("DASI_TRUSTED_PROXIES",), _tuple),
 }
 # One name per setting. Names no longer read, and what replaced each: an old .env that still sets one is

@@ -45,6 +45,12 @@ def handoff_note() -> str:
     return "상담원 연결을 요청해 두었어요. 상담원이 곧 이어서 답할게요."
 
 
+def holding_text() -> str:
+    """While the bot is slow: its answer follows; the numbers are here meanwhile."""
+    return ("잠시만요, 답변을 준비하고 있어요. 준비되는 대로 여기에 보여 드릴게요.\n지금 위험하면 바로 112"
+            f"(문자 112도 돼요), 죽고 싶은 마음이 들면 109(24시간)에 연락하세요. {_centre()}")
+
+
 def fallback_text() -> str:
     """When the assistant cannot answer (Rasa or the action server down or slow)."""
     return ("지금은 자동 답변이 잠시 어려워요. 위험하면 바로 112(문자 112도 돼요), 죽고 싶은 마음이 들면 "

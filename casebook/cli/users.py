@@ -51,15 +51,21 @@ def cmd_users_add(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_users_password(args: argparse.Namespace) -> int:
-    """A forgotten or leaked password: the new one from stdin; the user is signed out everywhere."""
+def _renew(login: str, change: Any, *values: str) -> Any:
+    """Apply a password or TOTP reset; prints the error and returns None when it cannot."""
     try:
-        user = _users(accounts.reset_password, args.login, _read_password())
+        user = _users(change, login, *values)
     except accounts.AccountError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return None
     if user is None:
-        print(f"error: no user {args.login!r}", file=sys.stderr)
+        print(f"error: no user {login!r}", file=sys.stderr)
+    return user
+
+
+def cmd_users_password(args: argparse.Namespace) -> int:
+    """A forgotten or leaked password: the new one from stdin; the user is signed out everywhere."""
+    if _renew(args.login, accounts.reset_password, _read_password()) is None:
         return 1
     print(f"set a new password for {args.login} and ended their sessions")
     return 0
@@ -67,13 +73,8 @@ def cmd_users_password(args: argparse.Namespace) -> int:
 
 def cmd_users_totp(args: argparse.Namespace) -> int:
     """A supervisor or admin without TOTP (or with a lost phone): a new secret; the old codes stop working."""
-    try:
-        user = _users(accounts.reset_totp, args.login)
-    except accounts.AccountError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    user = _renew(args.login, accounts.reset_totp)
     if user is None:
-        print(f"error: no user {args.login!r}", file=sys.stderr)
         return 1
     print(f"new TOTP for {args.login}; their sessions ended")
     print(f"TOTP: add this to the authenticator app: {accounts.totp_uri(user)}")

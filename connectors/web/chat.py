@@ -1,19 +1,22 @@
 """Web chat API and pages. Inputs are checked strictly; bad input is a 4xx JSON error, never a 500."""
 from __future__ import annotations
 
+import asyncio
 import re
 from pathlib import Path
 
 from aiohttp import web
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
+from assistant.safety import emergency
 from assistant.store.crypto import MissingKeyError, blind_index
 from assistant.web.errors import ApiError
 from assistant.web.responses import MAX_TEXT, ok, read_json
 from casebook.conversations import service as conv_service
 from casebook.models import Message
-from connectors.appkeys import ROUTER
-from connectors.inbound import InboundMessage
+from connectors.appkeys import OUTBOX, ROUTER
+from connectors.inbound import InboundMessage, Outcome
 from connectors.web import throttle
 
 STATIC = Path(__file__).with_name("static")
@@ -35,9 +38,32 @@ async def post_message(request: web.Request) -> web.Response:
     retry_after = await throttle.refused(request, session)
     if retry_after:
         return await throttle.limited_reply(request, text, retry_after)
-    outcome = await request.app[ROUTER].handle(InboundMessage(
-        channel="web", user_id=session, text=text, platform_message_id=_message_key(session, client_id)))
-    return ok({"replies": outcome.replies, "state": outcome.state, "risk": outcome.risk})
+    router = request.app[ROUTER]
+    msg = InboundMessage(channel="web", user_id=session, text=text,
+                         platform_message_id=_message_key(session, client_id))
+    try:
+        accepted = await router.accept(msg)
+    except (SQLAlchemyError, OSError, MissingKeyError):
+        # One more try through the whole router: it answers the emergency text even if storage stays down.
+        return _answer(await router.handle(msg))
+    if accepted.duplicate is not None:
+        return _answer(accepted.duplicate)
+    assessment = await router.assess(accepted)  # before any wait: a slow bot never delays the numbers
+    answering = request.app[OUTBOX].spawn(router.answer(accepted))
+    done, _ = await asyncio.wait({answering}, timeout=router.settings.reply_timeout)
+    if done:
+        return _answer(answering.result())
+    # Slow is not down: the answer is stored when it comes and reaches the page by its websocket or poll.
+    head = emergency.screen_replies(list(assessment.categories))[:1]
+    return ok({"replies": head + [{"text": emergency.holding_text()}], "pending": True, "state": accepted.state,
+               "risk": accepted.risk})
+
+
+def _answer(outcome: Outcome) -> web.Response:
+    """The replies with their message ids, so the page does not show them again when it polls."""
+    ids = outcome.reply_ids if len(outcome.reply_ids) == len(outcome.replies) else [None] * len(outcome.replies)
+    return ok({"replies": [{**r, "id": i} for r, i in zip(outcome.replies, ids, strict=True)],
+               "state": outcome.state, "risk": outcome.risk})
 
 
 def _message_key(session: str, client_id: str | None) -> str | None:

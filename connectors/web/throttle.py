@@ -4,8 +4,9 @@ conversations, and a person who is refused still gets the emergency numbers.
 The numbers, per gateway process (or per shared storage, see DASI_RATE_LIMIT_STORAGE):
 - 20 messages a minute per session: a fast typist pressing buttons sends fewer than 10.
 - 60 messages a minute per address: a few people behind one address (a shelter's wifi, a mobile carrier's
-  NAT) chatting at full speed.
-- 10 new conversations an hour per address: the quick exit and a fresh tab start a new session, a few times.
+  NAT) chatting at full speed (DASI_WEBCHAT_RATE_PER_ADDRESS).
+- 10 new conversations an hour per address: the quick exit and a fresh tab start a new session, a few times
+  (DASI_WEBCHAT_NEW_SESSIONS_PER_ADDRESS).
 - 10 open chat websockets per address, 500 in all; a chat without one falls back to polling.
 - a refused message is assessed by the model two at a time, beyond that by the lexicon alone.
 """
@@ -20,6 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from assistant.safety import emergency
 from assistant.store.crypto import MissingKeyError
 from assistant.web import limits
+from assistant.web.appkeys import SETTINGS
 from assistant.web.limits import Limit, Slots, client_address
 from assistant.web.responses import dumps
 from casebook.conversations import service as conv_service
@@ -28,8 +30,8 @@ from connectors.appkeys import ROUTER
 log = logging.getLogger("dasi.webchat")
 
 PER_SESSION = Limit("webchat-session", "20/minute")
-PER_IP = Limit("webchat-ip", "60/minute")
-NEW_SESSIONS_PER_IP = Limit("webchat-new-session", "10/hour")
+PER_IP = web.AppKey("webchat_per_ip", Limit)  # from settings: DASI_WEBCHAT_RATE_PER_ADDRESS
+NEW_SESSIONS_PER_IP = web.AppKey("webchat_new_sessions_per_ip", Limit)  # DASI_WEBCHAT_NEW_SESSIONS_PER_ADDRESS
 SOCKETS_TOTAL = 500
 SOCKETS_PER_IP = 10
 
@@ -57,9 +59,9 @@ async def _opens_conversation(request: web.Request, session: str) -> bool:
 async def refused(request: web.Request, session: str) -> int:
     """0 when this message may go on, else the seconds until it may (counted against every limit)."""
     address = client_address(request)
-    checks = [(PER_SESSION, session), (PER_IP, address)]
+    checks = [(PER_SESSION, session), (request.app[PER_IP], address)]
     if await _opens_conversation(request, session):
-        checks.append((NEW_SESSIONS_PER_IP, address))
+        checks.append((request.app[NEW_SESSIONS_PER_IP], address))
     return await request.app[limits.LIMITER].hit(*checks)
 
 
@@ -86,5 +88,8 @@ async def _assess(request: web.Request, text: str) -> tuple[list[str], str]:
 
 def setup(app: web.Application) -> None:
     limits.setup(app)
+    settings = app[SETTINGS]
+    app[PER_IP] = Limit("webchat-ip", settings.webchat_rate_per_address)
+    app[NEW_SESSIONS_PER_IP] = Limit("webchat-new-session", settings.webchat_new_sessions_per_address)
     app[SOCKETS] = Slots(SOCKETS_TOTAL, SOCKETS_PER_IP)
     app[ASSESSING] = asyncio.Semaphore(REFUSED_ASSESSMENTS)

@@ -125,23 +125,10 @@ def first_pass_scores(bundle: dict, texts: list[str], rulebook: RuleBook) -> tup
 
 def embeddings(texts: list[str], cache: Path) -> np.ndarray:
     """e5 vectors of what the second pass reads, cached by hash: a retrain embeds only what changed."""
-    import hashlib
-
+    from assistant.core.vectors import cached_vectors
     from detection.classifier.second import EMBED_CHARS, e5_embed
 
-    keys = [hashlib.sha1(t[:EMBED_CHARS].encode("utf-8")).hexdigest() for t in texts]
-    known: dict[str, np.ndarray] = {}
-    if cache.exists():
-        with np.load(cache) as data:
-            known = {k: data[k] for k in data.files}
-    missing = [(k, t) for k, t in dict(zip(keys, texts, strict=True)).items() if k not in known]
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    for i in range(0, len(missing), 256):
-        batch = missing[i:i + 256]
-        for (k, _), v in zip(batch, e5_embed([t for _, t in batch]), strict=True):
-            known[k] = v
-        np.savez(cache, **known)  # type: ignore[arg-type]  # saved as it goes: an interrupted build resumes
-    return np.stack([known[k] for k in keys]) if keys else np.zeros((0, 384), dtype=np.float32)
+    return cached_vectors([t[:EMBED_CHARS] for t in texts], e5_embed, cache)
 
 
 def fit_both(rows: list[dict], cache: Path) -> dict[str, Any]:

@@ -11,18 +11,9 @@ from aiohttp import web
 
 from assistant.web import safe_fetch
 from assistant.web.safe_fetch import FetchRefused, ResponseTooLarge, SafeFetcher, is_public
+from tests.conftest import serve_routes
 
 LOCAL = ("127.0.0.1/32",)
-
-
-async def serve(routes, host: str = "127.0.0.1") -> tuple[web.AppRunner, str]:
-    app = web.Application()
-    app.add_routes(routes)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, host, 0)
-    await site.start()
-    return runner, f"http://{host}:{site._server.sockets[0].getsockname()[1]}"
 
 
 @pytest.fixture
@@ -65,8 +56,8 @@ async def local():
             return resp
         raise web.HTTPNotFound()
 
-    inner, state["internal"] = await serve([web.get("/{tail:.*}", internal)], "127.0.0.2")
-    outer, base = await serve([web.get("/{name}", outside)])
+    inner, state["internal"] = await serve_routes([web.get("/{tail:.*}", internal)], "127.0.0.2")
+    outer, base = await serve_routes([web.get("/{name}", outside)])
     yield base, hits
     await outer.cleanup()
     await inner.cleanup()
@@ -141,13 +132,13 @@ async def test_hosts_keep_every_hop_on_the_source(local):
 
 async def test_caller_headers_do_not_follow_a_redirect_to_another_origin(local):
     base, hits = local
-    other_runner, other = await serve([web.get("/ok", lambda r: web.Response(
+    other_runner, other = await serve_routes([web.get("/ok", lambda r: web.Response(
         text=r.headers.get("Authorization", "none")))])
 
     async def bounce(request: web.Request) -> web.Response:
         raise web.HTTPFound(f"{other}/ok")
 
-    runner, bouncer = await serve([web.get("/b", bounce)])
+    runner, bouncer = await serve_routes([web.get("/b", bounce)])
     try:
         async with SafeFetcher(allow_for_tests=LOCAL) as f:
             same = await f.get(f"{base}/ok", headers={"Authorization": "Bearer t"})

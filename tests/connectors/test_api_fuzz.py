@@ -88,10 +88,11 @@ class Site:
 @pytest.fixture
 def site(env, tmp_path, monkeypatch) -> Iterator[Site]:
     """The gateway (Rasa down) with a conversation, a person and a case, and a supervisor and an admin signed in."""
+    # The fuzz is one flooding client.
     env(DASI_RASA_URL=f"http://127.0.0.1:{free_port()}", DASI_ACTIONS_URL=f"http://127.0.0.1:{free_port()}",
-        DASI_RASA_TIMEOUT="0.5")
-    for name in ("PER_SESSION", "PER_IP", "NEW_SESSIONS_PER_IP"):  # the fuzz is one flooding client
-        monkeypatch.setattr(throttle, name, Limit(f"fuzz-{name}", "100000/minute"))
+        DASI_RASA_TIMEOUT="0.5", DASI_WEBCHAT_RATE_PER_ADDRESS="100000/minute",
+        DASI_WEBCHAT_NEW_SESSIONS_PER_ADDRESS="100000/minute")
+    monkeypatch.setattr(throttle, "PER_SESSION", Limit("fuzz-session", "100000/minute"))
     settings = get_settings()
     upgrade()
     loop = ServerThread()

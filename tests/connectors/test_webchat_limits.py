@@ -62,7 +62,7 @@ def assert_emergency(body: dict) -> None:
 
 async def test_a_flood_of_new_sessions_opens_only_a_few_conversations(make_client):
     client = await make_client()
-    allowed = throttle.NEW_SESSIONS_PER_IP.rate.amount
+    allowed = client.app[throttle.NEW_SESSIONS_PER_IP].rate.amount
     statuses = []
     for i in range(60):
         resp = await post(client, f"flood-session-{i:03d}", "살려주세요 감금당했어요")
@@ -79,7 +79,7 @@ async def test_a_flood_of_new_sessions_opens_only_a_few_conversations(make_clien
 
 async def test_a_refused_message_still_gets_the_risk_assessments_emergency_text(make_client):
     client = await make_client()
-    for i in range(throttle.NEW_SESSIONS_PER_IP.rate.amount):
+    for i in range(client.app[throttle.NEW_SESSIONS_PER_IP].rate.amount):
         assert (await post(client, f"opener-session-{i:02d}")).status == 200
     before = await count("messages")
     resp = await post(client, "late-session-01", "다 끝내고 싶어요")
@@ -113,7 +113,7 @@ async def test_one_session_may_send_only_so_many_messages_a_minute(make_client):
 
 async def test_one_address_may_send_only_so_many_messages_a_minute(make_client):
     client = await make_client()
-    per_ip, per_session = throttle.PER_IP.rate.amount, throttle.PER_SESSION.rate.amount
+    per_ip, per_session = client.app[throttle.PER_IP].rate.amount, throttle.PER_SESSION.rate.amount
     sent = 0
     for i in range(per_ip // per_session + 1):
         for _ in range(min(per_session, per_ip - sent)):
@@ -124,8 +124,8 @@ async def test_one_address_may_send_only_so_many_messages_a_minute(make_client):
 
 
 async def test_addresses_behind_a_trusted_proxy_are_counted_apart_and_spoofing_does_not_help(make_client):
-    allowed = throttle.NEW_SESSIONS_PER_IP.rate.amount
     client = await make_client()  # no trusted proxy: X-Forwarded-For is ignored
+    allowed = client.app[throttle.NEW_SESSIONS_PER_IP].rate.amount
     for i in range(allowed):
         assert (await post(client, f"spoofed-session-{i:02d}",
                            headers={"X-Forwarded-For": f"203.0.113.{i}"})).status == 200
@@ -163,3 +163,9 @@ async def test_open_websockets_are_bounded_per_address_and_in_total(make_client)
     assert refused.value.status == 429
     for ws in sockets:
         await ws.close()
+
+
+async def test_the_per_address_limits_are_settings(make_client):
+    """A shelter's wifi puts many people behind one address: the operator raises the limits."""
+    client = await make_client(DASI_WEBCHAT_RATE_PER_ADDRESS="3/minute", DASI_WEBCHAT_NEW_SESSIONS_PER_ADDRESS="2/hour")
+    assert [(await post(client, f"config-session-{i}")).status for i in range(3)] == [200, 200, 429]

@@ -1,6 +1,6 @@
 """The detection review's JSON routes against the real gateway, over real HTTP from plain code (so that
 hypothesis can drive them): bad query values and bodies are 4xx, never a 500, and a refused request
-changes nothing (no decision, no audit entry, no feedback line). Security review, finding 11 and the
+changes nothing (no decision, no audit entry, no labelled row). Security review, finding 11 and the
 fuzzing pass; tests/connectors/test_connector_fuzz.py does the same for the webhooks."""
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
 from http.cookies import SimpleCookie
-from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -24,6 +23,7 @@ from casebook.models import AuditEntry
 from casebook.staff import accounts
 from connectors.gateway import create_app
 from detection.pipeline.scan import scan
+from detection.storage import queries as store
 from detection.storage.tables import DetectedPost
 from tests.conftest import free_port
 from tests.detection.test_detection_pipeline import POSTS, FakeClassifier, write_jsonl, write_sources
@@ -39,7 +39,6 @@ PASSWORD = "검토-퍼즈-비밀번호-42"
 class Review:
     url: str
     database_url: str
-    feedback: Path
     cookie: str = ""
     csrf: str = ""
 
@@ -53,7 +52,7 @@ class Review:
         return status, raw
 
     def state(self) -> tuple:
-        """Everything a decision writes: the posts' review fields, detection audit entries, feedback."""
+        """Everything a decision writes: the posts' review fields (the labelled data), detection audit entries."""
         engine = make_sync_engine(self.database_url)
         try:
             with Session(engine) as s:
@@ -64,16 +63,15 @@ class Review:
                                  .where(AuditEntry.action.like("detection.%")))
         finally:
             engine.dispose()
-        return posts, audit, self.feedback.read_bytes() if self.feedback.exists() else b""
+        return posts, audit
 
 
 @pytest.fixture
 def review(env, tmp_path) -> Iterator[Review]:
     """The gateway with the pipeline's four flagged posts and a counsellor signed in."""
     write_jsonl(tmp_path / "batch.jsonl", POSTS)
-    feedback = tmp_path / "feedback.jsonl"
     env(DASI_DETECT_SOURCES=str(write_sources(tmp_path, {"batch": {"kind": "import", "path": "batch.jsonl"}})),
-        DASI_DETECT_FEEDBACK=str(feedback), DASI_RASA_URL=f"http://127.0.0.1:{free_port()}",
+        DASI_RASA_URL=f"http://127.0.0.1:{free_port()}",
         DASI_ACTIONS_URL=f"http://127.0.0.1:{free_port()}")
     settings_ = get_settings()
     upgrade()
@@ -87,7 +85,7 @@ def review(env, tmp_path) -> Iterator[Review]:
 
     try:
         assert loop.run(prepare()) == 4
-        r = Review(url=loop.serve(create_app(settings_)), database_url=settings_.database_url, feedback=feedback)
+        r = Review(url=loop.serve(create_app(settings_)), database_url=settings_.database_url)
         status, headers, raw, _ = request("POST", r.url + "/api/console/login",
                                           json.dumps({"login": "kim", "password": PASSWORD}).encode(),
                                           {"Content-Type": "application/json"})
@@ -145,7 +143,13 @@ def test_a_valid_decision_still_works(review):
     post = flagged_ids(review)[0]
     status, raw = review.post(f"/api/detection/posts/{post}/decision", b'{"decision": "reject"}')
     assert status == 200 and json.loads(raw)["status"] == "rejected", raw
-    assert post not in flagged_ids(review) and review.feedback.read_text().count("\n") == 1
+    assert post not in flagged_ids(review)
+    engine = make_sync_engine(review.database_url)
+    try:
+        with Session(engine) as s:
+            assert [r["category"] for r in store.labelled(s) if r["id"] == f"review-{post}"] == ["none"]
+    finally:
+        engine.dispose()
 
 
 # --- fuzzing: no 500s, and nothing stored on a refused request ---------------------------------------

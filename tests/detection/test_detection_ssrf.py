@@ -10,20 +10,11 @@ from sqlalchemy import select
 from detection.pipeline.scan import scan
 from detection.storage import queries as store
 from detection.storage.tables import DetectedPost
+from tests.conftest import serve_routes
 from tests.detection.test_detection_pipeline import FakeClassifier
 from tests.detection.test_detection_pipeline_sources import RecordingClassifier, allow_local, configure
 
 IMAGE = b"\x89PNG-fake"
-
-
-async def serve(routes, host: str) -> tuple[web.AppRunner, str]:
-    app = web.Application()
-    app.add_routes(routes)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, host, 0)
-    await site.start()
-    return runner, f"http://{host}:{site._server.sockets[0].getsockname()[1]}"
 
 
 @pytest.fixture
@@ -35,7 +26,7 @@ async def internal():
         hits.append(request.path)
         return web.Response(text='<div id="content">INTERNAL-SECRET 조건만남 15만</div>', content_type="text/html")
 
-    runner, base = await serve([web.get("/{tail:.*}", anything)], "127.0.0.2")
+    runner, base = await serve_routes([web.get("/{tail:.*}", anything)], "127.0.0.2")
     yield base, hits
     await runner.cleanup()
 
@@ -67,7 +58,7 @@ async def test_board_links_images_and_redirects_to_internal_addresses_are_not_fe
         return web.Response(body=IMAGE, content_type="image/png")
 
     allow_local(monkeypatch)
-    runner, base = await serve([web.get("/robots.txt", robots), web.get("/board/list", listing),
+    runner, base = await serve_routes([web.get("/robots.txt", robots), web.get("/board/list", listing),
                                 web.get("/board/post/{n}", post), web.get("/img/{n}.png", image)], "127.0.0.1")
     try:
         settings = configure(env, tmp_path, {"board": {
@@ -99,7 +90,7 @@ async def test_x_images_stay_on_the_api_and_media_hosts(env, tmp_path, monkeypat
             "meta": {"result_count": 1, "newest_id": "1"}})
 
     allow_local(monkeypatch)
-    runner, base = await serve([web.get("/2/tweets/search/recent", search)], "127.0.0.1")
+    runner, base = await serve_routes([web.get("/2/tweets/search/recent", search)], "127.0.0.1")
     try:
         settings = configure(env, tmp_path, {"x": {"kind": "x", "query": "q", "per_minute": 6000,
                                                     "fetch_images": True}},
@@ -120,7 +111,7 @@ async def test_recheck_does_not_follow_a_post_url_inside(env, tmp_path, monkeypa
         raise web.HTTPFound(f"{inner}/internal")
 
     allow_local(monkeypatch)
-    runner, base = await serve([web.get("/p/{n}", moved)], "127.0.0.1")
+    runner, base = await serve_routes([web.get("/p/{n}", moved)], "127.0.0.1")
     try:
         from detection.cli.pipeline import recheck_fetch
         settings = configure(env, tmp_path, {})

@@ -124,20 +124,26 @@ def test_rasa_frozen_then_killed_mid_conversation_still_answers_with_the_numbers
     session = "e2e-rasa-down-1"
     assert stack.say(session, "안녕하세요")["state"] == "bot"
     rasa = stack.pid("rasa")
-    os.killpg(rasa, signal.SIGSTOP)  # hangs: the gateway must give up after its timeout
+    os.killpg(rasa, signal.SIGSTOP)  # hangs: slow is not down, so the person is told to wait, with the numbers
     try:
         started = time.monotonic()
         data = stack.say(session, "센터는 어디에 있어요?")
-        assert time.monotonic() - started < 8
+        assert time.monotonic() - started < 15  # DASI_RASA_TIMEOUT and a loaded machine's slack
         for number in ("112", "109", "02-814-3660"):
             assert number in texts(data)
-        assert data["state"] == "waiting"
+        assert data["pending"] is True and data["state"] == "bot"  # nobody paged for a slow bot
     finally:
         os.killpg(rasa, signal.SIGCONT)
-    os.killpg(rasa, signal.SIGKILL)  # gone: the same, and the health page names it
-    time.sleep(1)
-    data = stack.say("e2e-rasa-down-2", "도와주세요 어떻게 해야 할지 모르겠어요")
-    assert "112" in texts(data) and "109" in texts(data)
+    os.killpg(rasa, signal.SIGKILL)  # gone mid-answer: the waiting question gets the fallback and a person
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        status, polled = http("GET", f"{stack.url}/api/webchat/messages?session={session}&after=0")
+        if polled["state"] == "waiting":
+            break
+        time.sleep(0.5)
+    assert polled["state"] == "waiting" and "02-814-3660" in polled["messages"][-2]["text"]
+    data = stack.say("e2e-rasa-down-2", "도와주세요 어떻게 해야 할지 모르겠어요")  # refused at once: down
+    assert "112" in texts(data) and "109" in texts(data) and data["state"] == "waiting"
     status, health = http("GET", f"{stack.url}/healthz")
     assert status == 503 and "rasa" in health["failing"]
     assert "rasa exited" in stack.output()  # the supervisor saw it and restarts it

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from assistant.core.settings import get_settings
+from assistant.core.vectors import cached_vectors
 from assistant.safety.risk.assess import model_path
 from assistant.safety.risk.data import Item, label_matrix, training_files, training_items
 from assistant.safety.risk.model import EMBED_CHARS, RiskModel, e5_embed, fingerprint
@@ -39,19 +40,7 @@ EMBEDDED_BENCHMARK_LINES = 1000
 
 def embeddings(windows: list[str], cache: Path) -> np.ndarray:
     """e5 vectors, cached by text hash: a retrain embeds only what changed."""
-    keys = [hashlib.sha1(w[-EMBED_CHARS:].encode("utf-8")).hexdigest() for w in windows]  # what e5 reads
-    known: dict[str, np.ndarray] = {}
-    if cache.exists():
-        with np.load(cache) as data:
-            known = {k: data[k] for k in data.files}
-    missing = [(k, w) for k, w in dict(zip(keys, windows, strict=True)).items() if k not in known]
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    for i in range(0, len(missing), 256):
-        batch = missing[i:i + 256]
-        for (k, _), v in zip(batch, e5_embed([w for _, w in batch]), strict=True):
-            known[k] = v
-        np.savez(cache, **known)  # type: ignore[arg-type]  # saved as it goes: an interrupted build resumes
-    return np.stack([known[k] for k in keys]) if keys else np.zeros((0, 384), dtype=np.float32)
+    return cached_vectors([w[-EMBED_CHARS:] for w in windows], e5_embed, cache)  # what e5 reads
 
 
 def selected_for_embedding(items: list[Item]) -> np.ndarray:

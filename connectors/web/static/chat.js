@@ -8,6 +8,8 @@
   var input = document.getElementById("text");
   var lastId = 0;
   var seq = 0;
+  var seen = {};   // message ids already on the page (a reply can come by the POST and by the poll)
+  var early = [];  // emergency texts shown at once while the bot was slow; skipped once when stored
 
   // The session id is the only key to this person's replies: it comes from the browser's CSPRNG or
   // the chat does not start (a guessable id would let others read the conversation).
@@ -65,14 +67,19 @@
       body: JSON.stringify({session: session, text: text, id: Date.now() + "-" + seq})
     }).then(function (r) { return r.json(); }).then(function (data) {
       if (data.state) state = data.state;
-      (data.replies || []).forEach(function (r) { show("bot", r.text, r.buttons); });
+      (data.replies || []).forEach(function (r) {
+        if (r.id) { if (seen[r.id]) return; seen[r.id] = true; }
+        else if (data.pending) early.push(r.text);
+        show("bot", r.text, r.buttons);
+      });
       if (!data.replies) show("system", data.message || "오류가 생겼어요. 위험하면 112에 연락하세요.");
     }).catch(function () {
       show("system", "연결이 끊겼어요. 위험하면 바로 112, 힘들면 109에 전화하세요. 센터: 02-814-3660");
     });
   }
 
-  // Counsellor replies and notices: the websocket says "something new" and we fetch it at once;
+  // Counsellor replies, notices and the bot's late answers: the websocket says "something new" and we
+  // fetch it at once;
   // polling stays as the fallback (every 4 s while the websocket is down, 20 s while it is up).
   var polling = false, again = false, timer = null, state = "bot";
   var typing = document.getElementById("typing");
@@ -88,7 +95,11 @@
         (data.messages || []).forEach(function (m) {
           if (m.id <= lastId) return;
           lastId = m.id;
-          if (m.author !== "bot") { typing.hidden = true; show(m.author, m.text, m.buttons); }
+          if (seen[m.id]) return;
+          seen[m.id] = true;
+          var i = m.author === "bot" ? early.indexOf(m.text) : -1;
+          if (i >= 0) { early.splice(i, 1); return; }
+          typing.hidden = true; show(m.author, m.text, m.buttons);
         });
       }).catch(function () {}).then(function () {
         polling = false;
