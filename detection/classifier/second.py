@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.special import logit
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
@@ -41,8 +42,7 @@ def is_candidate(p_ad: float, minor_age: bool, has_rule_hits: bool, normalised: 
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
-    p = np.clip(p, 1e-6, 1 - 1e-6)
-    return np.log(p / (1 - p))
+    return logit(np.clip(p, 1e-6, 1 - 1e-6))  # clipped: a certain 0 or 1 would be infinite
 
 
 @dataclass

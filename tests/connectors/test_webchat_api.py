@@ -7,19 +7,13 @@ from sqlalchemy import text
 
 from assistant.core.settings import get_settings
 from assistant.store.db import sessionmaker
-from assistant.store.migrate import upgrade
 from connectors.gateway import create_app
 from tests.conftest import free_port
 
 
 @pytest.fixture
-async def client(env):
-    # Nothing listens on these ports: Rasa and the action server are down.
-    env(DASI_RASA_URL=f"http://127.0.0.1:{free_port()}", DASI_ACTIONS_URL=f"http://127.0.0.1:{free_port()}",
-        DASI_RASA_TIMEOUT="1")
-    upgrade()
-    async with TestClient(TestServer(create_app(get_settings()))) as c:
-        yield c
+def client(rasa_down_client):
+    return rasa_down_client
 
 
 async def post(client, payload, **kw):

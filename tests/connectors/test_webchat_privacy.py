@@ -5,26 +5,19 @@ session id comes only from the browser's CSPRNG; the pages carry a strict CSP th
 import re
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import text
 
 from assistant.core.settings import get_settings
 from assistant.store.db import make_sync_engine, sessionmaker
 from assistant.store.migrate import upgrade
-from connectors.gateway import create_app
 from connectors.web.chat import STATIC
-from tests.conftest import free_port
 
 SESSION = "a3f9c2d17e4b4f0a9c1d2e3f4a5b6c7d"
 
 
 @pytest.fixture
-async def client(env):
-    env(DASI_RASA_URL=f"http://127.0.0.1:{free_port()}", DASI_ACTIONS_URL=f"http://127.0.0.1:{free_port()}",
-        DASI_RASA_TIMEOUT="1")
-    upgrade()
-    async with TestClient(TestServer(create_app(get_settings()))) as c:
-        yield c
+def client(rasa_down_client):
+    return rasa_down_client
 
 
 async def test_a_copy_of_the_database_holds_no_session_token(client):
