@@ -20,6 +20,7 @@ import aiohttp
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.orm import aliased
 
 from assistant.core.clock import utcnow
 from assistant.core.risk import risk_max
@@ -117,12 +118,13 @@ class Router:
     async def unanswered(self) -> list[Accepted]:
         """Messages stored but never answered because the gateway stopped in between, oldest first: the
         bot answers them after a restart (a reply stored with reply_to_id marks a message answered)."""
-        answered = select(Message.reply_to_id).where(Message.reply_to_id.is_not(None))
+        reply = aliased(Message)
+        answered = select(reply.id).where(reply.reply_to_id == Message.id).exists()  # per recent message only
         async with self.sessions() as s:
             rows = (await s.execute(
                 select(Message, Conversation).join(Conversation, Message.conversation_id == Conversation.id)
                 .where(Message.direction == "in", Message.created_at >= utcnow() - RECOVERY_WINDOW,
-                       Message.id.not_in(answered), Conversation.state.in_(BOT_STATES))
+                       ~answered, Conversation.state.in_(BOT_STATES))
                 .order_by(Message.id))).all()
         return [Accepted(msg=InboundMessage(channel=c.channel, user_id="", text=m.text,
                                             attachments=tuple(m.attachments or ())),

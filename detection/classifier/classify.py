@@ -24,6 +24,7 @@ CATEGORIES = ("outcall", "venue", "recruit", "none")
 AD_CATEGORIES = CATEGORIES[:3]
 THRESHOLD = 0.5        # score at or above which a post is an ad
 YOUTH_THRESHOLD = 0.5
+EMBED_BATCH = 256  # candidates embedded per call: any number of posts in, bounded memory
 
 
 @dataclass
@@ -89,11 +90,12 @@ class Classifier:
         """Verdicts in input order. The second pass embeds all the batch's candidates in one call, which
         costs a fraction of one call per post."""
         firsts = [self._first_pass(*(p if isinstance(p, tuple) else (p, ()))) for p in posts]
-        todo = [f for f in firsts if f.candidate]
-        if todo and self.second is not None:
-            first = np.vstack([f.features for f in todo])
-            probs, young = self.second.predict(e5_embed([f.norm.text for f in todo]), first)
-            for f, pr, y in zip(todo, probs, young, strict=True):
+        todo = [f for f in firsts if f.candidate]  # only when there is a second pass
+        for i in range(0, len(todo), EMBED_BATCH):
+            batch = todo[i:i + EMBED_BATCH]
+            probs, young = self.second.predict(e5_embed([f.norm.text for f in batch]),  # type: ignore[union-attr]
+                                               np.vstack([f.features for f in batch]))
+            for f, pr, y in zip(batch, probs, young, strict=True):
                 f.second_pass(pr, float(y))
         return [self._finish(f) for f in firsts]
 

@@ -70,8 +70,7 @@ def scores(clf: Classifier, rows: Iterable[dict]) -> dict:
 
 
 def false_positives(clf: Classifier, comments: list[str]) -> tuple[int, list[str]]:
-    verdicts = [v for i in range(0, len(comments), 256) for v in clf.classify_many(comments[i:i + 256])]
-    hits = [c for c, v in zip(comments, verdicts, strict=True) if v.category != "none"]
+    hits = [c for c, v in zip(comments, clf.classify_many(comments), strict=True) if v.category != "none"]
     return len(hits), hits
 
 
