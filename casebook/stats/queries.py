@@ -20,6 +20,7 @@ Definitions (period = [from 00:00, to+1 00:00) in Korean time):
 from __future__ import annotations
 
 import statistics
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -101,6 +102,17 @@ class Stats:
         return {"period": {"from": self.period.start.isoformat(), "to": self.period.end.isoformat(),
                            "timezone": "Asia/Seoul"},
                 "summary": self.summary, "tables": [t.as_dict() for t in self.tables]}
+
+
+# Tables from packages above casebook (detection's outreach): each registers, by name, a coroutine
+# (session, period) -> [Table] that compute() appends. Registered by that package's own wiring (its
+# routes' setup, its CLI), never imported here: casebook is the lower layer.
+Section = Callable[[AsyncSession, "Period"], Awaitable[list[Table]]]
+SECTIONS: dict[str, Section] = {}
+
+
+def add_section(name: str, tables: Section) -> None:
+    SECTIONS[name] = tables
 
 
 # --- dialect-specific bits: the hour in Korean time and seconds between two timestamps -------------
@@ -325,8 +337,9 @@ async def compute(session: AsyncSession, period: Period) -> Stats:
         ["대화", summary["conversations"], "건"], ["상담원 연결 요청", summary["handoffs"], "건"],
         ["상담원 응답", summary["counsellor_replies"], "건"],
         ["첫 응답 중앙값", summary["median_first_reply_minutes"], "분"]])
+    extra = [t for section in SECTIONS.values() for t in await section(session, period)]
     return Stats(period, summary, [summary_table, services_table, kinds_table, routes_table, levels_table,
-                                   cases_table, followups_table, conversations_table, hours_table])
+                                   cases_table, followups_table, conversations_table, hours_table, *extra])
 
 
 async def first_reply_seconds(session: AsyncSession, period: Period) -> dict[str, list[float]]:
