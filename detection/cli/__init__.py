@@ -5,7 +5,7 @@ from typing import Any
 
 
 def register(subparsers: Any) -> None:
-    from casebook.stats.queries import add_section
+    from casebook.cli.stats import add_section
     from detection.cli import classifier, outreach, pipeline
     from detection.outreach.stats import tables as outreach_tables
 

@@ -19,6 +19,7 @@ def _print(obj: Any) -> None:
 
 
 def cmd_scan(args: argparse.Namespace) -> int:
+    from detection.cli.outreach import draft_now
     from detection.pipeline.scan import scan
     from detection.pipeline.sources import SourceError, load_config
 
@@ -37,10 +38,9 @@ def cmd_scan(args: argparse.Namespace) -> int:
         except (KeyError, SourceError, OSError) as exc:  # the cursor keeps what was stored before this
             print(f"source {name}: {exc}", file=sys.stderr)
             return 1
+        # Outreach drafts for the new youth-flagged posts (approved by staff at /console/outreach).
         _print({**result.as_dict(), "posts_per_second": round(result.fetched / result.seconds, 1)
-                if result.seconds else None})
-    from detection.cli.outreach import draft_now
-    _print({"outreach": draft_now(settings)})  # drafts for new youth-flagged posts, approved in the console
+                if result.seconds else None, "outreach": draft_now(settings)})
     return 0
 
 

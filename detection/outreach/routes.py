@@ -24,8 +24,8 @@ from sqlalchemy.orm import Session
 from assistant.web import limits
 from assistant.web.appkeys import SETTINGS
 from assistant.web.responses import ok, path_int
+from casebook.console import stats as console_stats
 from casebook.console.auth import client_ip, require_user
-from casebook.stats import queries as casebook_stats
 from detection.outreach import service, stats, store
 from detection.outreach.sending import SENDERS
 from detection.outreach.tables import OPEN, DraftStatus
@@ -128,7 +128,7 @@ async def get_stats(request: web.Request) -> web.Response:
 
 def setup(app: web.Application) -> None:
     limits.setup(app)  # the app's one limiter (sends per platform and per target)
-    casebook_stats.add_section("outreach", stats.tables)  # /console/stats shows the outreach table
+    console_stats.add_section(app, "outreach", stats.tables)  # /console/stats shows the outreach table
     r = app.router
     r.add_get("/console/outreach", page)
     r.add_get("/api/outreach/drafts", get_drafts)

@@ -3,8 +3,8 @@ and contacts escalated to a report, and what became of the posts (deleted / stil
 the reports' removal re-check, `dasi detect recheck`). Clear columns only: nothing is decrypted.
 
 `stats(s)` is all-time (the review page, `dasi detect stats`); `tables(session, period)` is the period's
-table for the centre's statistics (`/console/stats`, `dasi stats`), added through casebook.stats.queries'
-section hook."""
+table for the centre's statistics (`/console/stats`, `dasi stats`), added as a section
+(casebook.console.stats.add_section, casebook.cli.stats.add_section)."""
 from __future__ import annotations
 
 from datetime import datetime

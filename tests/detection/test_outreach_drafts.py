@@ -145,3 +145,25 @@ async def test_audit_has_each_draft_and_no_content(outreach_db):
         assert secret not in dump
     processed = h.read(settings.database_url, lambda s: s.scalars(select(OutreachPost.post_id)).all())
     assert len(processed) == 5
+
+
+def test_the_cli_drafts_after_a_scan_and_reports_the_counts(env, tmp_path, monkeypatch, capsys):
+    """`dasi detect scan` drafts for the new youth posts; `dasi detect stats` and `dasi stats` show outreach."""
+    from assistant.cli.main import main
+    from detection.pipeline import scan as scan_module
+
+    h.write_jsonl(tmp_path / "outreach.jsonl", h.POSTS)
+    h.write_sources(tmp_path, {"outreach": {"kind": "import", "path": "outreach.jsonl"}})
+    env(DASI_DETECT_SOURCES=str(tmp_path / "sources.yml"))
+    upgrade()
+    monkeypatch.setattr(scan_module, "load_classifier", lambda settings: h.FakeClassifier())
+    assert main(["detect", "scan", "--source", "outreach"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["outreach"] == {"posts": 5, "drafts": 9, "repeats": 0, "reports": [1]}
+    assert main(["detect", "outreach"]) == 0
+    assert json.loads(capsys.readouterr().out)["drafted"]["posts"] == 0  # nothing new
+    assert main(["detect", "stats"]) == 0
+    assert "아웃리치: 경고 0 · 안내 0" in capsys.readouterr().out
+    assert main(["stats", "--format", "json", "--from", "2026-01-01", "--to", "2026-12-31"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert [t["key"] for t in doc["tables"]][-1] == "outreach"

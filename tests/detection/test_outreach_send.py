@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from assistant.core.settings import get_settings
 from assistant.store.db import sessionmaker
+from casebook.console import stats as console_stats
 from casebook.stats import queries as casebook_stats
 from detection.outreach import service, templates
 from detection.outreach.tables import OutreachDraft, OutreachSend
@@ -110,8 +111,10 @@ def test_approved_messages_reach_x_exactly_once(live_both):
     assert o["warned_posts"] == {"deleted": 0, "live": 0, "unchecked": 2}
 
     async def centre_stats():
+        sections = hs.app[console_stats.SECTIONS].values()  # what /console/stats passes
         async with sessionmaker(db)() as s:
-            return await casebook_stats.compute(s, casebook_stats.Period(date(2000, 1, 1), date(2100, 12, 31)))
+            return await casebook_stats.compute(s, casebook_stats.Period(date(2000, 1, 1), date(2100, 12, 31)),
+                                                sections)
     table = hs.loop.run(centre_stats()).table("outreach")
     assert table.row("경고 발송")[1] == 2 and table.row("안내 발송")[1] == 1
     assert table.row("반복 연락처 신고서 전환")[1] == 1
