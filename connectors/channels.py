@@ -10,6 +10,7 @@ from assistant.web.appkeys import DELIVERY, HTTP, LIVE, SETTINGS
 from connectors import kakao, meta, x
 from connectors.appkeys import OUTBOX, ROUTER
 from connectors.outbound import Outbox
+from detection.outreach.sending import SENDERS
 
 log = logging.getLogger("dasi.channels")
 
@@ -40,6 +41,8 @@ async def start(app: web.Application) -> None:
         outbox.register("messenger", sender)
     if "x" in on:
         outbox.register("x", x.XSender(settings, app[HTTP]))
+    # Detection's outreach replies go out only where a platform's API allows it (X); elsewhere by hand.
+    app[SENDERS] = {"x": x.XOutreachSender(settings, app[HTTP], outbox)} if "x" in on else {}
     app[OUTBOX] = outbox
     app[DELIVERY] = outbox  # what the console may use of it
     log.info("channels on: %s (off: %s)", ", ".join(["web", *on]),

@@ -12,10 +12,10 @@ import asyncio
 import email.utils
 import logging
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -28,6 +28,7 @@ from casebook.models import Conversation, Message
 
 log = logging.getLogger("dasi.outbound")
 
+T = TypeVar("T")
 RESUME_WITHIN = timedelta(days=7)  # after a restart, unsent messages younger than this are sent again
 
 
@@ -242,6 +243,31 @@ class Outbox:
                                "delivery": "sent", "via": result.via, "channel": d.channel})
             return "sent"
         return "failed"  # not reached: the loop returns on its last attempt
+
+    async def send_once(self, channel: str, attempt: Callable[[], Awaitable[T]]) -> T:
+        """Send something that is not a conversation's message (detection's outreach replies) with the same
+        channel rest, retries and backoff as a reply; no message row. The last SendError is raised."""
+        attempts = self.settings.outbound_attempts
+        for n in range(1, attempts + 1):
+            await self._rest(channel)
+            try:
+                return await attempt()
+            except SendError as exc:
+                log.warning("%s send failed (attempt %d/%d): %s", channel, n, attempts, exc.reason)
+                if exc.permanent or n == attempts:
+                    raise
+                wait = exc.retry_after if exc.retry_after is not None else \
+                    self.settings.outbound_backoff * 2 ** (n - 1)
+                wait = min(wait, self.settings.outbound_max_wait)
+                if exc.status == 429:
+                    self._rested_until[channel] = time.monotonic() + wait
+                await asyncio.sleep(wait)
+        raise SendError("no_attempts", permanent=True)  # only when outbound_attempts < 1
+
+    def rest(self, channel: str, seconds: float) -> None:
+        """The platform said its window is used up: the channel's next send waits (capped as any wait)."""
+        until = time.monotonic() + min(seconds, self.settings.outbound_max_wait)
+        self._rested_until[channel] = max(self._rested_until.get(channel, 0.0), until)
 
     async def _rest(self, channel: str) -> None:
         wait = self._rested_until.get(channel, 0.0) - time.monotonic()

@@ -79,6 +79,12 @@ class Settings:
     x_api_base: str = "https://api.x.com"
     x_bearer_token: str = ""
     detect_user_agent: str = "dasi-detection/0.1 (+counselling centre monitoring)"
+    # Watcher outreach (detection/outreach): dry run until an operator turns sending on; an account or
+    # contact flagged this many times is escalated to a report draft; sends per target and per platform.
+    outreach_dry_run: bool = True
+    outreach_escalate_after: int = 3
+    outreach_rate_per_target: str = "2/day"
+    outreach_rate_per_platform: str = "30/hour"
     # Channels (connectors/kakao, meta, x). A channel is on only when its secrets are set;
     # X's send API shares x_api_base above.
     kakao_skill_secret: str = ""
@@ -160,6 +166,13 @@ def _rate(value: str) -> str:
     return f"{int(count)}/{per.strip()}"
 
 
+def _bool(value: str) -> bool:
+    v = value.strip().lower()
+    if v not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
+        raise ValueError(f"{value!r} is not 1/0 (true/false)")
+    return v in ("1", "true", "yes", "on")
+
+
 def _hosts(value: str) -> tuple[str, ...]:
     return tuple(h.lower() for h in _tuple(value))
 
@@ -198,6 +211,10 @@ ENV: dict[str, tuple[tuple[str, ...], Callable[[str], Any]]] = {
     "x_api_base": (("X_API_BASE",), _url),  # X's API for the DM channel and detection's search alike
     "x_bearer_token": (("DASI_X_BEARER_TOKEN",), str),
     "detect_user_agent": (("DASI_DETECT_USER_AGENT",), str),
+    "outreach_dry_run": (("DASI_OUTREACH_DRY_RUN",), _bool),
+    "outreach_escalate_after": (("DASI_OUTREACH_ESCALATE_AFTER",), int),
+    "outreach_rate_per_target": (("DASI_OUTREACH_RATE_PER_TARGET",), _rate),
+    "outreach_rate_per_platform": (("DASI_OUTREACH_RATE_PER_PLATFORM",), _rate),
     "kakao_skill_secret": (("KAKAO_SKILL_SECRET",), str),
     "kakao_callback_hosts": (("KAKAO_CALLBACK_HOSTS",), _hosts),
     "kakao_reply_budget": (("KAKAO_REPLY_BUDGET",), float),

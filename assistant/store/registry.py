@@ -11,7 +11,7 @@ from sqlalchemy import MetaData
 
 from assistant.store.base import Base
 
-MODEL_MODULES = ("casebook.models", "knowledge.models", "detection.storage.tables")
+MODEL_MODULES = ("casebook.models", "knowledge.models", "detection.storage.tables", "detection.outreach.tables")
 
 
 def load_models() -> MetaData:

@@ -5,10 +5,18 @@ import argparse
 import sys
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 from assistant.core.clock import KST
 
 FORMATS = ("xlsx", "csv", "json")
+# Tables other packages add to `dasi stats` (casebook.stats.queries.Section), by name: detection's CLI
+# registration adds its outreach table. Filled when the `dasi` parser is built, before any command runs.
+SECTIONS: dict[str, Any] = {}
+
+
+def add_section(name: str, section: Any) -> None:
+    SECTIONS[name] = section
 HELP = """The centre's statistics for a period (dates in Korean time, both inclusive).
 
 Outputs:
@@ -46,7 +54,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
     async def run() -> stats.Stats:
         try:
             async with sessionmaker()() as s, s.begin():
-                result = await stats.compute(s, period)
+                result = await stats.compute(s, period, SECTIONS.values())
                 audit.record(s, "cli", "stats.export", "stats", period.label(), format=args.format)
                 return result
         finally:

@@ -22,6 +22,14 @@ from casebook.stats import export as stats_export
 from casebook.stats import queries as stats
 
 MAX_DAYS = 366 * 5
+# Tables other packages add (stats.Section), by name: detection's outreach adds its own at app creation.
+SECTIONS = web.AppKey("stats_sections", dict)
+
+
+def add_section(app: web.Application, name: str, section: stats.Section) -> None:
+    if SECTIONS not in app:
+        app[SECTIONS] = {}
+    app[SECTIONS][name] = section
 
 
 def period_of(request: web.Request) -> stats.Period:
@@ -43,7 +51,7 @@ async def _compute(request: web.Request, action: str, **detail) -> stats.Stats:
     await require_user(request, AUDIT_ROLES)
     period = period_of(request)
     async with db(request)() as s, s.begin():
-        result = await stats.compute(s, period)
+        result = await stats.compute(s, period, request.app.get(SECTIONS, {}).values())
         audited(request, s, action, "stats", period.label(), **detail)
     return result
 

@@ -20,6 +20,7 @@ Definitions (period = [from 00:00, to+1 00:00) in Korean time):
 from __future__ import annotations
 
 import statistics
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -103,6 +104,13 @@ class Stats:
                 "summary": self.summary, "tables": [t.as_dict() for t in self.tables]}
 
 
+# Tables from packages above casebook (detection's outreach): a coroutine (session, period) -> [Table]
+# that compute() appends when the caller passes it. The gateway's sections are in the app
+# (casebook.console.stats.SECTIONS), the CLI's in casebook.cli.stats.SECTIONS: each package adds its own
+# from its wiring, never imported here (casebook is the lower layer).
+Section = Callable[[AsyncSession, "Period"], Awaitable[list[Table]]]
+
+
 # --- dialect-specific bits: the hour in Korean time and seconds between two timestamps -------------
 
 def _dialect(session: AsyncSession) -> str:
@@ -171,7 +179,7 @@ def _case_table_row(label: str, r, services: int) -> list:
     return [label, cases, new, cases - new, _n(r[2]), services]
 
 
-async def compute(session: AsyncSession, period: Period) -> Stats:
+async def compute(session: AsyncSession, period: Period, sections: Iterable[Section] = ()) -> Stats:
     scope = _Scope(period)
     lo, hi = scope.lo, scope.hi
 
@@ -325,8 +333,9 @@ async def compute(session: AsyncSession, period: Period) -> Stats:
         ["대화", summary["conversations"], "건"], ["상담원 연결 요청", summary["handoffs"], "건"],
         ["상담원 응답", summary["counsellor_replies"], "건"],
         ["첫 응답 중앙값", summary["median_first_reply_minutes"], "분"]])
+    extra = [t for section in sections for t in await section(session, period)]
     return Stats(period, summary, [summary_table, services_table, kinds_table, routes_table, levels_table,
-                                   cases_table, followups_table, conversations_table, hours_table])
+                                   cases_table, followups_table, conversations_table, hours_table, *extra])
 
 
 async def first_reply_seconds(session: AsyncSession, period: Period) -> dict[str, list[float]]:

@@ -5,9 +5,13 @@ from typing import Any
 
 
 def register(subparsers: Any) -> None:
-    from detection.cli import classifier, pipeline
+    from casebook.cli.stats import add_section
+    from detection.cli import classifier, outreach, pipeline
+    from detection.outreach.stats import tables as outreach_tables
 
     detect = subparsers.add_parser("detect", help="find prostitution ads and the luring of minors in posts")
     sub = detect.add_subparsers(dest="detect_command", required=True)
     classifier.register(sub)
     pipeline.register(sub)
+    outreach.register(sub)
+    add_section("outreach", outreach_tables)  # `dasi stats` shows the outreach table

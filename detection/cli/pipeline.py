@@ -19,6 +19,7 @@ def _print(obj: Any) -> None:
 
 
 def cmd_scan(args: argparse.Namespace) -> int:
+    from detection.cli.outreach import draft_now
     from detection.pipeline.scan import scan
     from detection.pipeline.sources import SourceError, load_config
 
@@ -37,8 +38,9 @@ def cmd_scan(args: argparse.Namespace) -> int:
         except (KeyError, SourceError, OSError) as exc:  # the cursor keeps what was stored before this
             print(f"source {name}: {exc}", file=sys.stderr)
             return 1
+        # Outreach drafts for the new youth-flagged posts (approved by staff at /console/outreach).
         _print({**result.as_dict(), "posts_per_second": round(result.fetched / result.seconds, 1)
-                if result.seconds else None})
+                if result.seconds else None, "outreach": draft_now(settings)})
     return 0
 
 
@@ -98,11 +100,12 @@ def cmd_recheck(args: argparse.Namespace) -> int:
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
+    from detection.outreach.stats import stats as outreach_stats
     from detection.pipeline.stats import TABLE_LABELS, stats
     from detection.storage import queries as store
 
     with store.session(get_settings()) as s:
-        data = stats(s)
+        data = {**stats(s), "outreach": outreach_stats(s)}
     if args.json:
         _print(data)
         return 0
@@ -112,6 +115,11 @@ def cmd_stats(args: argparse.Namespace) -> int:
     print(f"검토 대기 {data['pending']} · 청소년 의심 {data['youth_flagged']} · 수집 {data['scanned']} "
           f"(해당없음 자동 {data['clear']}) · 신고서 초안 {r['draft']} / 제출 {r['submitted']} / 삭제 확인 "
           f"{r['deleted']} / 삭제 안 됨 {r['not_deleted']} · 삭제 확인 게시물 {data['posts_deleted']}")
+    o = data["outreach"]
+    print(f"아웃리치: 경고 {o['warnings_sent']} · 안내 {o['guidance_sent']} (직접 게시 {o['posted_by_hand']}) · "
+          f"모의 승인 {o['dry_run_approvals']} · 신고서 전환 계정 {o['accounts_escalated']} / 연락처 "
+          f"{o['contacts_escalated']} · 경고한 글 삭제 {o['warned_posts']['deleted']} / "
+          f"게시 중 {o['warned_posts']['live']}")
     return 0
 
 

@@ -237,6 +237,32 @@ def draft_batch(s: Session, settings: Any) -> Batch:
     return batch
 
 
+def draft_posts(s: Session, settings: Any, posts: list[DetectedPost], label: str = "repeat") -> DetectionReport:
+    """One report draft for the given posts (not yet in a report), however they were chosen: outreach
+    escalates an account or contact flagged again and again (detection/outreach). Documents as above."""
+    stamp = utcnow().astimezone(KST).strftime("%Y%m%d%H%M%S")
+    batch = f"{stamp}-{label[:12]}-{uuid.uuid4().hex[:4]}"
+    directory = Path(settings.var_dir) / "detection" / "reports" / batch
+    directory.mkdir(parents=True, exist_ok=True)
+    os.chmod(directory, 0o700)  # drafts name accounts and quote posts
+    entries = _Entries(EvidenceStore.for_settings(settings))
+    cats = [p.category for p in posts if p.category != "none"]
+    report = DetectionReport(batch=batch, cluster_id=min(p.cluster_id or p.id for p in posts),
+                             youth=any(p.youth for p in posts), post_count=len(posts),
+                             category=max(set(cats), key=cats.count) if cats else "outcall", created_at=utcnow())
+    s.add(report)
+    s.flush()
+    docs = {}
+    for channel in CHANNELS:
+        path = directory / f"DASI-{report.id}-{channel}.md"
+        path.write_text(render(report, posts, channel, entries, settings), encoding="utf-8")
+        docs[channel] = str(path.relative_to(Path(settings.var_dir)))
+    report.documents = docs
+    for p in posts:
+        p.report_id = report.id
+    return report
+
+
 def approve(s: Session, report_id: int, reviewer: str, allow_without_indicators: bool = False) -> DetectionReport:
     """A person approved and sent it: only now does it count as submitted."""
     report = s.get(DetectionReport, report_id)

@@ -92,10 +92,11 @@ async def get_stats(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
 
     def work() -> dict:
+        from detection.outreach.stats import stats as outreach_stats
         from detection.pipeline.stats import TABLE_LABELS, stats
         from detection.storage import queries as store
         with store.session(settings) as s:
-            return {**stats(s), "labels": dict(TABLE_LABELS)}
+            return {**stats(s), "labels": dict(TABLE_LABELS), "outreach": outreach_stats(s)}
     return ok(await _run(work))
 
 
