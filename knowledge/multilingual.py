@@ -132,7 +132,7 @@ def manifest(settings: Settings) -> dict | None:
 
 def is_current(settings: Settings) -> bool:
     m = manifest(settings)
-    return bool(m) and m.get("fingerprint") == fingerprint(settings)
+    return m is not None and m.get("fingerprint") == fingerprint(settings)
 
 
 def bars(embeddings: str, fallback: float) -> dict[str, float]:

@@ -14,11 +14,20 @@ from assistant.store.migrate import upgrade
 from knowledge import editing, multilingual, translating
 from knowledge.articles import ArticleError, load_articles
 from knowledge.multilingual import answer_in_language, find_in_language
-from knowledge.translations import (CORE_ARTICLES, LANGUAGES, korean_articles, load_translations, parse_translation,
-                                    source_hash, status, translation_path)
+from knowledge.translations import (
+    CORE_ARTICLES,
+    LANGUAGES,
+    korean_articles,
+    load_translations,
+    parse_translation,
+    source_hash,
+    status,
+    translation_path,
+)
 from tests.conftest import ROOT
 
 ARTICLES = ROOT / "knowledge" / "articles"
+OLD_KO, NEW_KO = "운영 시간은 전화로 확인해 주세요.", "운영 시간은 전화로 먼저 확인해 주세요."
 
 
 # --- numbers ------------------------------------------------------------------------------------
@@ -121,8 +130,7 @@ def test_a_hand_edit_of_the_korean_file_makes_its_translations_stale(kb):
     assert not before.stale and not before.reviewed and before.lang == "en"
     assert _statuses(kb, "centre-contact") == {"unreviewed"}
     path = kb.knowledge_dir / "centre-contact.md"
-    path.write_text(path.read_text(encoding="utf-8").replace("운영 시간은 전화로 확인해 주세요.",
-                                                             "운영 시간은 전화로 먼저 확인해 주세요."), encoding="utf-8")
+    path.write_text(path.read_text(encoding="utf-8").replace(OLD_KO, NEW_KO), encoding="utf-8")
     assert _statuses(kb, "centre-contact") == {"stale"}
     # Not served, with no re-index in between: the files decide.
     assert _served(kb) is None and _served(kb, "vi") is None
@@ -137,8 +145,7 @@ def test_a_hand_edit_of_the_korean_file_makes_its_translations_stale(kb):
 
 def test_an_editor_save_makes_them_stale_and_a_review_serves_them_again(kb):
     text = editing.read(kb, "centre-contact")
-    result = editing.save(kb, text.replace("운영 시간은 전화로 확인해 주세요.", "운영 시간은 전화로 먼저 확인해 주세요."),
-                          "user:minji", article_id="centre-contact")
+    result = editing.save(kb, text.replace(OLD_KO, NEW_KO), "user:minji", article_id="centre-contact")
     assert result.changed and _statuses(kb, "centre-contact") == {"stale"} and _served(kb) is None
 
     # Editing the stale translation keeps it stale: only a review vouches for the new Korean.
