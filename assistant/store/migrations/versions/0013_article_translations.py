@@ -1,14 +1,14 @@
 """translation revisions: every saved or reviewed version of a translated article, with the Korean version it follows
 
 Revision ID: 0013
-Revises: 0009
+Revises: 0011
 Create Date: 2026-12-04
 """
 from alembic import op
 import sqlalchemy as sa
 
 revision = '0013'
-down_revision = '0009'
+down_revision = '0011'
 branch_labels = None
 depends_on = None
 
