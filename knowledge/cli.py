@@ -24,6 +24,9 @@ def cmd_kb_reindex(args: argparse.Namespace) -> int:
             print(f"\r[{bar:<30}] {done}/{total}", end="", file=sys.stderr, flush=True)
 
     n = index.build(settings, progress)
+    from knowledge import multilingual
+
+    n += multilingual.build(settings)  # the translations' per-language index (knowledge/multilingual.py)
     print(f"\nknowledge index built: {n} documents", file=sys.stderr) if not getattr(args, "quiet", False) else \
         print(f"knowledge index built: {n} documents")
     return 0
@@ -58,6 +61,27 @@ def cmd_kb_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_kb_eval_translations(args: argparse.Namespace) -> int:
+    """Top-1 per language on knowledge/eval/translations/<lang>.jsonl, and the bar each language would get."""
+    from knowledge import multilingual
+
+    settings = get_settings()
+    if not multilingual.is_current(settings):
+        multilingual.build(settings)
+    idx = multilingual.TranslationIndex(settings)
+    suggested = {}
+    for lang in multilingual.LANGUAGES:
+        result = multilingual.evaluate_language(idx, lang, multilingual.load_language_questions(lang), mode=args.mode)
+        suggested[lang] = result.suggested_bar
+        print(json.dumps(result.as_dict(), ensure_ascii=False))
+    if args.write_bars:
+        data = json.loads(multilingual.BARS_FILE.read_text(encoding="utf-8"))
+        data[settings.embeddings] = suggested
+        multilingual.BARS_FILE.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        print(f"bars for {settings.embeddings} written to {multilingual.BARS_FILE}", file=sys.stderr)
+    return 0
+
+
 def cmd_kb_validate(args: argparse.Namespace) -> int:
     from knowledge.articles import ArticleError, load_articles
 
@@ -66,7 +90,14 @@ def cmd_kb_validate(args: argparse.Namespace) -> int:
     except ArticleError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    print(f"{len(articles)} articles are valid")
+    from knowledge.translations import load_translations
+
+    try:
+        translations = load_translations(get_settings().knowledge_dir)
+    except ArticleError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"{len(articles)} articles and {len(translations)} translations are valid")
     return 0
 
 
@@ -109,6 +140,10 @@ def register(sub: Any) -> None:
     ev.add_argument("--mode", choices=["hybrid", "bm25", "vector"], default="hybrid")
     ev.add_argument("--show-misses", action="store_true")
     ev.set_defaults(func=cmd_kb_eval)
+    evt = kb.add_parser("eval-translations", help="top-1 per language on knowledge/eval/translations/*.jsonl")
+    evt.add_argument("--mode", choices=["hybrid", "bm25", "vector"], default="hybrid")
+    evt.add_argument("--write-bars", action="store_true", help="keep the measured bars in bars.json")
+    evt.set_defaults(func=cmd_kb_eval_translations)
     kb_import = kb.add_parser("import", help="validate, copy in and index the articles of a folder")
     kb_import.add_argument("dir")
     kb_import.set_defaults(func=cmd_kb_import)

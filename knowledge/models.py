@@ -24,3 +24,21 @@ class ArticleRevision(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     __table_args__ = (Index("ix_article_revisions_article", "article_id", "id"),)
+
+
+class TranslationRevision(Base):
+    """Every saved or reviewed version of a translation (knowledge/articles/translations/): who changed
+    or reviewed it, and against which Korean version (`source_hash`). Public information, stored in clear."""
+
+    __tablename__ = "translation_revisions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    article_id: Mapped[str] = mapped_column(String(100))
+    lang: Mapped[str] = mapped_column(String(8))
+    content: Mapped[str] = mapped_column(Text)
+    action: Mapped[str] = mapped_column(String(12))  # create | edit | review
+    author: Mapped[str] = mapped_column(String(60))  # user:<login> | cli | system
+    source_hash: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (Index("ix_translation_revisions_article", "article_id", "lang", "id"),)

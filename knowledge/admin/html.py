@@ -28,6 +28,7 @@ def page(title: str, body: str, *, csrf: str | None = None, status: int = 200, s
     nav = ""
     if csrf is not None:
         nav = (f'<nav><a href="/admin/knowledge">글 목록</a><a href="/admin/knowledge/new">새 글</a>'
+               f'<a href="/admin/knowledge/translations">번역</a>'
                f'<form method="post" action="/admin/logout"><input type="hidden" name="csrf" value="{e(csrf)}">'
                f'<button type="submit" class="link">로그아웃</button></form></nav>')
     js = '<script src="/static/admin/admin.js" defer></script>' if script else ""

@@ -166,7 +166,8 @@ def _editor(request: web.Request, *, article_id: str | None, text: str, base: st
     head = ""
     if article_id:
         head = (f'<p class="meta">{status_badge(file_status)} <code>{e(article_id)}.md</code> · '
-                f'<a href="/admin/knowledge/{e(article_id)}/history">변경 기록</a></p>')
+                f'<a href="/admin/knowledge/{e(article_id)}/history">변경 기록</a> · '
+                f'<a href="/admin/knowledge/{e(article_id)}/translations">번역</a></p>')
     alerts = (f'<p class="notice" role="status">{e(notice)}</p>' if notice else "") + \
              (f'<p class="warning" role="alert">{e(warning)}</p>' if warning else "")
     help_ = (f'<details class="help"><summary>항목 안내</summary><p>category: {e(", ".join(CATEGORIES))}</p>'
