@@ -197,7 +197,7 @@ def test_bad_input_stores_nothing(kb):
 
 # --- retrieval (multilingual e5, the default embeddings) -----------------------------------------
 
-# Top-1 on knowledge/eval/translations/<lang>.jsonl with e5 (hybrid), measured 2026-12-04: our own
+# Top-1 on knowledge/eval/translations/<lang>.jsonl with e5 (hybrid), measured 2026-12-03: our own
 # questions, 20 answerable per language. Regression floors, not targets (issue 20 asks ≥ 0.85 on blind sets).
 TOP1_FLOOR = {"en": 0.85, "vi": 0.85, "th": 0.75, "zh": 0.80, "ru": 0.75, "tl": 0.70}
 
