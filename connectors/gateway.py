@@ -24,8 +24,8 @@ from connectors import web as web_chat
 from connectors.appkeys import ROUTER
 from connectors.rasa_client import token_params
 from connectors.router import Router
-from detection.outreach import routes as detection_outreach
 from detection.citizen import routes as citizen_reports
+from detection.outreach import routes as detection_outreach
 from detection.review import routes as detection_review
 from knowledge import admin as knowledge_admin
 from knowledge.index import is_current, manifest

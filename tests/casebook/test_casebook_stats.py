@@ -35,8 +35,9 @@ pytestmark = pytest.mark.usefixtures("cheap_hashes")  # test accounts: argon2 at
 YEAR = 2025
 SHEETS = ["총괄", "구조 지원", "서비스 유형별", "경로·채널별", "지원 수준별", "사례 현황", "사후관리", "대화 채널별",
           "시간대별"]
-# The gateway and `dasi stats` add the tables of packages above casebook (detection's outreach, tested in
-# tests/detection/test_outreach_send.py); compute() alone gives casebook's own.
+# The gateway and `dasi stats` add the tables of packages above casebook (detection's outreach and citizen
+# reports, tested in tests/detection/test_outreach_send.py and test_citizen_reports.py); compute() alone gives
+# casebook's own.
 SECTION_SHEETS = {"outreach": "왓쳐 아웃리치(청소년 유인 글 대응)", "citizen_reports": "시민제보"}
 SHEETS_ALL = SHEETS + list(SECTION_SHEETS.values())
 # Labels written out here on purpose (not imported from stats.py).
