@@ -24,6 +24,7 @@ from connectors import web as web_chat
 from connectors.appkeys import ROUTER
 from connectors.rasa_client import token_params
 from connectors.router import Router
+from detection.citizen import routes as citizen_reports
 from detection.outreach import routes as detection_outreach
 from detection.review import routes as detection_review
 from knowledge import admin as knowledge_admin
@@ -139,6 +140,7 @@ def create_app(settings: Settings | None = None) -> web.Application:
     knowledge_admin.setup(app)  # /admin/login, /admin/knowledge, /api/console/canned (knowledge)
     detection_review.setup(app)  # /console/detection and /api/detection/* (detection)
     detection_outreach.setup(app)  # /console/outreach and /api/outreach/* (detection's watcher outreach)
+    citizen_reports.setup(app)  # /report, /report/status, /api/report* and the citizen worker (detection)
     return app
 
 

@@ -11,7 +11,8 @@ from sqlalchemy import MetaData
 
 from assistant.store.base import Base
 
-MODEL_MODULES = ("casebook.models", "knowledge.models", "detection.storage.tables", "detection.outreach.tables")
+MODEL_MODULES = ("casebook.models", "knowledge.models", "detection.storage.tables", "detection.outreach.tables",
+                 "detection.citizen.tables")
 
 
 def load_models() -> MetaData:

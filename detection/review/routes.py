@@ -3,7 +3,7 @@ the queue of flagged posts (youth first, then score), each post's evidence with 
 approve / reject, report drafts to approve, and the monitoring-table statistics.
 
 GET  /console/detection                            the page (no data until the API says who you are)
-GET  /api/detection/queue · /api/detection/posts/{id} · /api/detection/stats · /api/detection/reports
+GET  /api/detection/queue[?source=citizen] · /api/detection/posts/{id} · /api/detection/stats · /api/detection/reports
 POST /api/detection/posts/{id}/decision {"decision": "approve"|"reject", "category"?}
 POST /api/detection/reports/{id}/approve
 
@@ -41,12 +41,13 @@ async def get_queue(request: web.Request) -> web.Response:
     await require_user(request, REVIEW_ROLES)
     settings = request.app[SETTINGS]
     limit = min(max(query_int(request, "limit", 100), 1), MAX_QUEUE)  # a negative LIMIT is every row in SQLite
+    source = request.query.get("source") or None  # ?source=citizen: only what people reported
 
     def work() -> dict:
         from detection.review import service as review
         from detection.storage import queries as store
         with store.session(settings) as s:
-            return {"posts": [review.summary(p) for p in review.queue(s, limit)]}
+            return {"posts": [review.summary(p) for p in review.queue(s, limit, source)]}
     return ok(await _run(work))
 
 
@@ -63,7 +64,11 @@ async def get_post(request: web.Request) -> web.Response:
             if post is None:
                 return None
             audit.record(s, user.actor, "detection.view", "detected_post", str(post_id), client_ip(request))
-            return review.detail(post)
+            data = review.detail(post)
+            if post.source == "citizen":  # what the reporters wrote (no reporter data is kept)
+                from detection.citizen.service import review_context
+                data["citizen_report"] = review_context(s, post_id)
+            return data
     data = await _run(work)
     if data is None:
         raise ApiError(404, "not_found", "없는 게시물이에요.")

@@ -27,14 +27,17 @@ class ReviewError(DomainError):
     }
 
 
-def queue(s: Session, limit: int = 100) -> list[DetectedPost]:
-    """Youth first, then by score: the posts most likely to hurt a child are read first."""
-    return list(s.scalars(select(DetectedPost).where(DetectedPost.status == PostStatus.flagged).order_by(
+def queue(s: Session, limit: int = 100, source: str | None = None) -> list[DetectedPost]:
+    """Youth first, then by score: the posts most likely to hurt a child are read first. `source` filters
+    by origin (e.g. "citizen": what people reported)."""
+    where = [DetectedPost.status == PostStatus.flagged] + ([DetectedPost.source == source] if source else [])
+    return list(s.scalars(select(DetectedPost).where(*where).order_by(
         case((DetectedPost.youth.is_(True), 0), else_=1), DetectedPost.score.desc(), DetectedPost.id).limit(limit)))
 
 
 def summary(p: DetectedPost) -> dict[str, Any]:
-    return {"id": p.id, "platform": p.platform, "category": p.category, "youth": p.youth, "score": round(p.score, 3),
+    return {"id": p.id, "platform": p.platform, "source": p.source, "citizen": p.source == "citizen",
+            "category": p.category, "youth": p.youth, "score": round(p.score, 3),
             "status": p.status, "cluster_id": p.cluster_id, "fetched_at": kst(p.fetched_at),
             "preview": p.text[:80]}
 

@@ -63,6 +63,7 @@
           return (i.kind ? i.kind + " " : "") + i.value; }).join(", ")));
       });
       if (!list.children.length) list.appendChild(el("li", null, "명시적 지표 없음 — 은어만으로는 신고가 반려될 수 있어요."));
+      showCitizen(p.citizen_report);
       highlight($("original"), p.text, spans);
       $("normalised").textContent = p.normalised || "";
       $("ocr").textContent = p.ocr_text || ""; $("ocr-block").hidden = !p.ocr_text;
@@ -77,13 +78,35 @@
     }).catch(function (e) { alertMsg(e.message); });
   }
 
+  // A citizen report: how many people reported it and what each wrote (nothing about who they are).
+  function showCitizen(c) {
+    var list = $("citizen-reports"); list.textContent = "";
+    $("citizen-block").hidden = !c;
+    if (!c) return;
+    $("citizen-count").textContent = "(" + c.kind + " · " + c.count + "건" + (c.minor ? " · 미성년자 관련" : "") +
+      (c.fetch ? " · 링크 " + c.fetch : "") + ")";
+    c.reports.forEach(function (r) {
+      var parts = [r.received_at, r.kind, r.channel === "chat" ? "채팅" : "웹"];
+      if (r.place) parts.push("장소: " + r.place);
+      if (r.when) parts.push("시간: " + r.when);
+      if (r.url) parts.push("링크: " + r.url);
+      if (r.screenshots) parts.push("사진 " + r.screenshots + "장");
+      if (r.minor) parts.push("미성년자 관련");
+      var li = el("li", null, parts.join(" · "));
+      if (r.description) li.appendChild(el("div", "text", "설명: " + r.description));
+      list.appendChild(li);
+    });
+  }
+
   function loadQueue() {
-    return api("GET", "/api/detection/queue").then(function (data) {
+    var only = $("only-citizen") && $("only-citizen").checked;
+    return api("GET", "/api/detection/queue" + (only ? "?source=citizen" : "")).then(function (data) {
       var q = $("queue"); q.textContent = "";
       $("queue-count").textContent = "(" + data.posts.length + "건)";
       data.posts.forEach(function (p) {
         var b = el("button"); b.type = "button"; b.dataset.id = p.id;
         if (p.youth) b.appendChild(el("span", "badge youth", "청소년"));
+        if (p.citizen) b.appendChild(el("span", "badge citizen", "시민제보"));
         b.appendChild(el("span", "badge", CATEGORY[p.category] || p.category));
         b.appendChild(el("span", "badge", p.score.toFixed(2)));
         b.appendChild(el("div", "preview", p.preview));
@@ -141,6 +164,7 @@
   document.addEventListener("DOMContentLoaded", function () {
     $("approve").addEventListener("click", function () { decide("approve"); });
     $("reject").addEventListener("click", function () { decide("reject"); });
+    $("only-citizen").addEventListener("change", function () { loadQueue().catch(function (e) { alertMsg(e.message); }); });
     api("GET", "/api/console/me").then(function (data) {
       csrf = data.csrf_token;
       $("me").textContent = data.user.name;
