@@ -12,6 +12,7 @@ from sqlalchemy import text
 
 from assistant.core.errors import DomainError
 from assistant.core.settings import Settings, get_settings
+from assistant.language.detect import preload as preload_languages
 from assistant.safety.risk.assess import RiskAssessor, default_assessor
 from assistant.store.db import close_engines, sessionmaker
 from assistant.web import headers, proxies
@@ -105,6 +106,7 @@ def _warm_assessor(settings: Settings) -> RiskAssessor:
     """Load the risk model, the tokenizer and the embedding model once, before the first person writes."""
     assessor = default_assessor(settings.models_dir)
     assessor.assess("안녕하세요")
+    preload_languages()  # the language detector's models (~1 s), not on a first message
     return assessor
 
 
