@@ -3,7 +3,7 @@
 The Korean NLU would misread them, so they never reach Rasa. The risk assessor (multilingual embeddings)
 has already screened the message; an alarm gets the emergency text in the person's language. Otherwise
 the translated knowledge base is asked through one seam, `answer_in_language(question, lang)` (built in
-knowledge/, see TRANSLATED_ANSWERS): an answer when it is confident, None below its bar or when the
+knowledge/; settings.translated_answers names it): an answer when it is confident, None below its bar or when the
 translation is stale; then a counsellor answers, and the conversation waits in the queue with its language.
 """
 from __future__ import annotations
@@ -22,22 +22,19 @@ log = logging.getLogger("dasi.languages")
 
 # (question, lang) → an answer (an object with .text, or a dict with "text"; optional buttons) or None.
 TranslatedAnswers = Callable[[str, str], Any | Awaitable[Any]]
-# Where the knowledge half provides the seam (module, function); the first that imports is used.
-TRANSLATED_ANSWERS = (("knowledge.translations", "answer_in_language"),
-                      ("knowledge.translated", "answer_in_language"))
 QUEUE_REASON = "language"
 
 
-def default_answers() -> TranslatedAnswers | None:
-    """The knowledge package's translated answers, when that package is installed in this tree."""
-    for module, name in TRANSLATED_ANSWERS:
-        try:
-            fn = getattr(importlib.import_module(module), name, None)
-        except ImportError:
-            continue
-        if callable(fn):
-            return fn
-    return None
+def default_answers(where: str) -> TranslatedAnswers | None:
+    """The function named by settings.translated_answers ("module:function", by default the knowledge
+    package's); None when it is not there (then a counsellor answers every such message)."""
+    module, _, name = where.partition(":")
+    try:
+        fn = getattr(importlib.import_module(module), name or "answer_in_language", None)
+    except ImportError:
+        log.warning("no translated answers (%s): counsellors answer messages in other languages", module)
+        return None
+    return fn if callable(fn) else None
 
 
 def as_reply(answer: Any) -> dict | None:

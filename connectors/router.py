@@ -88,7 +88,7 @@ class Router:
                  translated_answers: languages.TranslatedAnswers | None = None) -> None:
         self.settings = settings
         # The knowledge half's answers over translated articles (connectors/languages.py): the seam.
-        self.translated_answers = translated_answers or languages.default_answers()
+        self.translated_answers = translated_answers or languages.default_answers(settings.translated_answers)
         self.live = live or LiveHub()
         self.sessions = sessions
         self.http = http

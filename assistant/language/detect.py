@@ -5,8 +5,10 @@ script leaves a choice (Latin: English, Vietnamese, Tagalog and look-alikes; Cyr
 - Hangul making up at least half the letters → Korean. Less than half: the rest decides ("help me 제발"
   is English), unless there is too little of it.
 - Thai script → Thai; Han without kana → Chinese; kana → Japanese (not served: English replies).
-- Fewer than MIN_WORDS words in a script shared by several languages, emoji, numbers → the conversation
-  keeps its language (None when it has none yet; the caller starts in Korean).
+- Cyrillic → Russian unless lingua is very sure of Ukrainian or Mongolian.
+- Latin: marker words first (Vietnamese typed without diacritics, Tagalog), then lingua when it is clearly
+  ahead; fewer than MIN_WORDS words, emoji, numbers → the conversation keeps its language (None when it
+  has none yet; the caller starts in Korean).
 The detector knows only the served languages and a few they are confused with, which keeps it fast and
 keeps "ok po salamat" from becoming Yoruba.
 """
@@ -23,7 +25,20 @@ from assistant.core.languages import KOREAN
 
 MIN_WORDS = 3  # fewer Latin/Cyrillic words than this: too little to tell English from Tagalog
 HANGUL_SHARE = 0.5  # at least this share of the letters in Hangul: Korean
-MIN_CONFIDENCE = 0.5  # lingua's top language must have at least this confidence among the candidates
+MIN_CONFIDENCE = 0.3  # lingua's top language: at least this confidence among the candidates …
+MIN_MARGIN = 0.08  # … and this far ahead of the second (English and Tagalog share many chat words)
+CYRILLIC_OTHER = 0.8  # Cyrillic is Russian unless lingua is this sure of Ukrainian or Mongolian (see identify)
+# Words that mark a language when people type without its letters' marks (Vietnamese without diacritics,
+# "cuu em voi") or mix in English (Taglish): lingua alone reads these as English or Malay. Two different
+# marker words making up a good share of the message decide.
+MARKERS = {
+    "vi": frozenset("em chi oi voi khong toi giup cuu minh bi roi duoc nha lam gi sao cua cho chieu giu "
+                    "nguoi tien viec ve".split()),
+    "tl": frozenset("po ako ang ng nyo niyo hindi ko kayo namin sila lang naman yung mga sa ba pa na".split()),
+}
+MARKER_SHARE = 0.25
+# Letters only Vietnamese writes (with its tone marks): one is enough, however short the message.
+VIETNAMESE_LETTERS = frozenset("ăđơưạảấầẩẫậắằẳẵặẹẻẽếềểễệỉịọỏốồổỗộớờởỡợụủứừửữựỳỵỷỹ")
 
 # Only the languages whose script leaves a choice (Korean, Thai, Chinese and Japanese are told by script).
 # High-accuracy mode: ~0.1 ms a message but ~220 MB of n-gram models once loaded (low-accuracy mode: ~30 MB,
@@ -94,12 +109,36 @@ def identify(text: str) -> Identified:
         return Identified("th", "script:thai")
     if top in ("han", "kana"):
         return Identified("ja" if counts.get("kana") else "zh", "script:" + top)
-    if len(_WORD.findall(text)) < MIN_WORDS:
+    words = [w.lower() for w in _WORD.findall(text)]
+    if top == "cyrillic":
+        return _cyrillic(text)
+    if any(ch in VIETNAMESE_LETTERS for ch in text.lower()):
+        return Identified("vi", "letters:vi")
+    for lang, markers in MARKERS.items():
+        found = [w for w in words if w in markers]
+        if len(set(found)) >= 2 and len(found) / len(words) >= MARKER_SHARE:
+            return Identified(lang, "markers")
+    if len(words) < MIN_WORDS:
         return Identified(None, "short")
+    return _lingua(text)
+
+
+def _lingua(text: str) -> Identified:
     confidences = detector().compute_language_confidence_values(text)
-    if not confidences or confidences[0].value < MIN_CONFIDENCE:
+    if not confidences or confidences[0].value < MIN_CONFIDENCE or (
+            len(confidences) > 1 and confidences[0].value - confidences[1].value < MIN_MARGIN):
         return Identified(None, "unsure")
     return Identified(LINGUA[confidences[0].language], "lingua")
+
+
+def _cyrillic(text: str) -> Identified:
+    """Russian, the shared language of most Cyrillic-writing migrants here (one word is enough: the script
+    already narrows it); Ukrainian or Mongolian only when lingua is very sure (then English replies)."""
+    confidences = detector().compute_language_confidence_values(text)
+    top = confidences[0] if confidences else None
+    if top is not None and LINGUA[top.language] in ("uk", "mn") and top.value >= CYRILLIC_OTHER:
+        return Identified(LINGUA[top.language], "lingua")
+    return Identified("ru", "script:cyrillic")
 
 
 def choose(text: str, current: str | None, chosen: bool = False) -> tuple[str, Identified]:
