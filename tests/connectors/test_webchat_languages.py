@@ -85,7 +85,7 @@ async def test_a_crisis_in_each_language_gets_its_emergency_text_and_is_queued_w
     assert body["risk"] == "critical" and body["state"] == "waiting" and body["language"] == lang
     conv, events = await conversation(f"crisis-{lang}-0001")
     assert conv.language == lang and conv.state == "waiting" and not conv.language_chosen
-    assert "Sasagutin ka ng counsellor" not in text  # an alarm is not told to wait (it is queued already)
+    assert "09:00-18:00" not in text  # an alarm is not told to wait for the hours (it is queued already)
     assert any(e.kind == "language" and e.detail["new"] == lang for e in events)
 
 
