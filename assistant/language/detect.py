@@ -15,6 +15,7 @@ keeps "ok po salamat" from becoming Yoruba.
 from __future__ import annotations
 
 import re
+import threading
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
@@ -78,10 +79,18 @@ def _script(ch: str) -> str:
     return "other" if ch.isalpha() else ""
 
 
+_BUILDING = threading.Lock()
+
+
 @lru_cache(maxsize=1)
-def detector() -> LanguageDetector:
-    """Built once (the models load lazily; preload() loads them at start-up instead of on a first message)."""
+def _build() -> LanguageDetector:
     return LanguageDetectorBuilder.from_languages(*LINGUA).with_preloaded_language_models().build()
+
+
+def detector() -> LanguageDetector:
+    """Built once per process (the gateway starts it beside its first requests: preload())."""
+    with _BUILDING:  # a message arriving while it loads waits for that one, not a second copy
+        return _build()
 
 
 def preload() -> None:

@@ -148,6 +148,8 @@ async def test_the_privacy_notice_in_each_language(client, lang, title, item):
     resp = await client.get("/privacy", params={"lang": lang})
     page = await resp.text()
     assert resp.status == 200 and f"<h1>{title}</h1>" in page and item in page and f'lang="{lang}"' in page
+    assert "<script" not in page and "style=" not in page and "<style" not in page  # the CSP forbids them
+    assert resp.headers["Content-Security-Policy"] and resp.headers["Cache-Control"] == "no-store"
     words = await (await client.get("/api/webchat/words", params={"lang": lang})).json()
     assert words["lang"] == lang and set(words["languages"]) >= {"ko", "en", "vi", "th", "zh", "ru", "tl"}
 
