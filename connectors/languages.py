@@ -45,6 +45,9 @@ def as_reply(answer: Any) -> dict | None:
     body = get("text")
     if not isinstance(body, str) or not body.strip():
         return None
+    title = get("title")
+    if isinstance(title, str) and title.strip():  # where it comes from, as the Korean answers say (출처)
+        body = f"{body}\n\n({title.strip()})"
     buttons = [b for b in (get("buttons") or []) if isinstance(b, dict) and b.get("payload") != "/request_counsellor"]
     return {"text": body, **({"buttons": buttons} if buttons else {})}
 

@@ -71,7 +71,7 @@ class Settings:
     centre_hours: str = "mon-fri 09:00-18:00"
     # Answers for messages in another language than Korean ("module:function", called with (question,
     # lang)); connectors/languages.py. A missing module means: a counsellor answers them.
-    translated_answers: str = "knowledge.translations:answer_in_language"
+    translated_answers: str = "knowledge.multilingual:answer_in_language"
     # Optional LLM rewrite of knowledge answers (any OpenAI-compatible endpoint); empty URL = off.
     llm_base_url: str = ""
     llm_model: str = ""

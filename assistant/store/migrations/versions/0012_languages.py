@@ -1,14 +1,14 @@
 """languages: the language of each conversation (chosen or detected) and the languages counsellors speak
 
 Revision ID: 0012
-Revises: 0009
+Revises: 0013
 Create Date: 2026-12-03
 """
 from alembic import op
 import sqlalchemy as sa
 
 revision = '0012'
-down_revision = '0009'
+down_revision = '0013'
 branch_labels = None
 depends_on = None
 
