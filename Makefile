@@ -65,7 +65,7 @@ test: setup
 	$(VENV)/bin/python -m pytest -ra $(PYTEST_ARGS)
 
 # Packages mypy checks; add a package here once it passes.
-MYPY_PACKAGES := assistant/core assistant/safety assistant/web assistant/store assistant/cli connectors actions
+MYPY_PACKAGES := assistant/core assistant/language assistant/safety assistant/web assistant/store assistant/cli connectors actions
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

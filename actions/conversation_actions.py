@@ -47,14 +47,8 @@ class ActionWelcome(Action):
         return "action_welcome"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> Events:
-        s = get_settings()
-        dispatcher.utter_message(
-            text=(f"안녕하세요, {s.centre_name} 상담 챗봇이에요. 성매매·성착취 피해, 권리, 지원에 대해 물어보세요.\n"
-                  "상담은 무료이고, 이름을 밝히지 않아도 괜찮아요. "
-                  "비밀을 지키지만 법에 따라 신고해야 하는 경우도 있어요.\n"
-                  f"위험하면 바로 112, 센터 전화 {s.centre_phone}. 사람과 이야기하려면 '상담원 연결'을 눌러 주세요.\n"
-                  f"개인정보 안내: {s.privacy_url}"),
-            buttons=[emergency.COUNSELLOR_BUTTON])
+        # The text is data (assistant/safety/texts/ko.yml), the source of its translations.
+        dispatcher.utter_message(text=emergency.welcome_text(), buttons=[emergency.COUNSELLOR_BUTTON])
         return []
 
 

@@ -49,6 +49,10 @@ class Conversation(Base):
     # score per category so far and whether an age under 19 was said. Derived from what the person wrote,
     # so encrypted.
     risk_context: Mapped[dict | None] = mapped_column(EncryptedJSON, nullable=True)
+    # The language replies are in (assistant.core.languages codes; a code not served gets English): what
+    # the person chose in the web chat (language_chosen) or what their messages were written in.
+    language: Mapped[str] = mapped_column(String(8), default="ko", server_default="ko")
+    language_chosen: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
     messages: Mapped[list[Message]] = relationship(back_populates="conversation", order_by="Message.id")
 
@@ -152,6 +156,8 @@ class User(Base):
     # No attempt is checked before this (casebook/staff/accounts.py: a growing wait, not a lockout).
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Languages the counsellor can counsel in (codes): the queue suggests them for a conversation in one.
+    languages: Mapped[list] = mapped_column(JSON, default=list)
 
 
 class UserSession(Base):

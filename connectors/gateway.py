@@ -12,6 +12,7 @@ from sqlalchemy import text
 
 from assistant.core.errors import DomainError
 from assistant.core.settings import Settings, get_settings
+from assistant.language.detect import preload as preload_languages
 from assistant.safety.risk.assess import RiskAssessor, default_assessor
 from assistant.store.db import close_engines, sessionmaker
 from assistant.web import headers, proxies
@@ -102,6 +103,9 @@ async def healthz(request: web.Request) -> web.Response:
                              dumps=lambda o: json.dumps(o, ensure_ascii=False))
 
 
+LANGUAGES_LOADING = web.AppKey("languages_loading", asyncio.Future)
+
+
 def _warm_assessor(settings: Settings) -> RiskAssessor:
     """Load the risk model, the tokenizer and the embedding model once, before the first person writes."""
     assessor = default_assessor(settings.models_dir)
@@ -112,6 +116,9 @@ def _warm_assessor(settings: Settings) -> RiskAssessor:
 async def _startup(app: web.Application) -> None:
     app[HTTP] = aiohttp.ClientSession()
     assessor = await asyncio.get_running_loop().run_in_executor(None, _warm_assessor, app[SETTINGS])
+    # The language detector's models (~1 s, ~220 MB) load beside the first requests, not before health:
+    # a Korean message never needs them, and the screen never waits for them.
+    app[LANGUAGES_LOADING] = asyncio.get_running_loop().run_in_executor(None, preload_languages)
     app[ROUTER] = Router(app[SETTINGS], sessionmaker(app[SETTINGS].database_url), app[HTTP], assessor, app[LIVE])
     await channels.start(app)  # the outbox (app[OUTBOX]) and the platform senders; logs which channels are on
 

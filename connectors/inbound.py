@@ -12,6 +12,7 @@ class InboundMessage:
     text: str | None
     platform_message_id: str | None = None
     attachments: tuple[dict, ...] = ()
+    language: str | None = None  # the language the person chose (web chat), else None: detected
     received_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 

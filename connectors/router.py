@@ -23,14 +23,17 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlalchemy.orm import aliased
 
 from assistant.core.clock import utcnow
+from assistant.core.languages import KOREAN, SERVED
 from assistant.core.risk import risk_max
 from assistant.core.settings import Settings
+from assistant.language.detect import choose
 from assistant.safety import emergency
 from assistant.safety.risk.assess import Assessment, RiskAssessor, RiskContext
 from assistant.store.crypto import MissingKeyError
 from assistant.web.live import LiveHub
 from casebook.conversations import service as conv_service
 from casebook.models import Conversation, ConversationState, Message
+from connectors import languages
 from connectors.inbound import InboundMessage, Outcome
 from connectors.rasa_client import RasaUnavailable, ask_rasa
 
@@ -76,12 +79,16 @@ class Accepted:
     inbound_id: int = 0
     duplicate: Outcome | None = None  # set when the platform sent this message before
     context: list[str] = field(default_factory=list)
+    lang: str = KOREAN  # the conversation's language after this message (replies are in it)
 
 
 class Router:
     def __init__(self, settings: Settings, sessions: async_sessionmaker, http: aiohttp.ClientSession,
-                 assessor: RiskAssessor, live: LiveHub | None = None) -> None:
+                 assessor: RiskAssessor, live: LiveHub | None = None,
+                 translated_answers: languages.TranslatedAnswers | None = None) -> None:
         self.settings = settings
+        # The knowledge half's answers over translated articles (connectors/languages.py): the seam.
+        self.translated_answers = translated_answers or languages.default_answers(settings.translated_answers)
         self.live = live or LiveHub()
         self.sessions = sessions
         self.http = http
@@ -129,7 +136,7 @@ class Router:
         return [Accepted(msg=InboundMessage(channel=c.channel, user_id="", text=m.text,
                                             attachments=tuple(m.attachments or ())),
                          text=(m.text or "").strip(), conv_id=c.id, public_id=c.public_id, state=c.state,
-                         risk=c.risk, inbound_id=m.id) for m, c in rows]
+                         risk=c.risk, inbound_id=m.id, lang=c.language) for m, c in rows]
 
     async def _ask_bot(self, public_id: str, text: str, metadata: dict) -> list[dict]:
         async with asyncio.timeout(self.settings.bot_patience):
@@ -170,7 +177,8 @@ class Router:
         log.error("storage failed for a %s message: %s", accepted.msg.channel, type(exc).__name__)
         accepted.conv_id = 0  # nothing to read the context from
         a = await self.assess(accepted)
-        replies = emergency.screen_replies(list(a.categories)) or [{"text": emergency.fallback_text()}]
+        lang = accepted.msg.language if accepted.msg.language in SERVED else choose(accepted.text, None)[0]
+        replies = emergency.screen_replies(list(a.categories), lang) or [{"text": emergency.fallback_text(lang)}]
         return Outcome(replies=replies, state=ConversationState.bot.value, risk=a.level, stored=False)
 
     async def _accept(self, accepted: Accepted) -> None:
@@ -189,9 +197,23 @@ class Router:
                 return
             accepted.conv_id, accepted.public_id = conv.id, conv.public_id
             accepted.state, accepted.risk, accepted.inbound_id = conv.state, conv.risk, stored.id
+            accepted.lang = await self._language(s, conv, accepted)
         self.live.publish({"type": "message", "conversation": accepted.public_id, "message_id": accepted.inbound_id,
                            "direction": "in", "state": accepted.state, "risk": accepted.risk,
                            "channel": msg.channel})
+
+    async def _language(self, s, conv: Conversation, accepted: Accepted) -> str:
+        """The conversation's language after this message: the person's choice (web chat) sticks; else
+        what the message is written in when that is clear (assistant/language/detect.py)."""
+        chosen = accepted.msg.language
+        if chosen in SERVED:
+            await conv_service.set_language(s, conv, chosen, "user", chosen=True)
+        if accepted.text.startswith("/"):  # a button's payload says nothing about the language
+            return conv.language
+        lang, _ = choose(accepted.text, conv.language, conv.language_chosen)
+        if not conv.language_chosen:  # a chosen language stays; Korean written under it is answered in Korean
+            await conv_service.set_language(s, conv, lang, "language_detector")
+        return lang
 
     async def _record(self, accepted: Accepted, a: Assessment) -> None:
         """The assessment on the conversation (risk, queue, youth, what to carry), before the bot answers."""
@@ -207,9 +229,10 @@ class Router:
     async def _answer(self, accepted: Accepted) -> Outcome:
         a = await self.assess(accepted)
         await self._record(accepted, a)
+        if not languages.is_korean(accepted.lang):
+            return await self._answer_in_language(accepted, a)
         msg, text = accepted.msg, accepted.text
-        conv_id, public_id, state, risk = accepted.conv_id, accepted.public_id, accepted.state, accepted.risk
-        inbound_id = accepted.inbound_id
+        public_id, state, risk = accepted.public_id, accepted.state, accepted.risk
 
         # 2. Answer. An alarm's reply needs nothing else; the bot answers only while it holds the
         #    conversation; attachments get a short text (they are kept for the counsellor).
@@ -238,19 +261,53 @@ class Router:
                 # already carries every number).
                 replies.append({"text": emergency.REMINDERS[a.likeliest]})
         elif bot_may_answer and msg.attachments:
-            replies += [{"text": "보내 주신 파일은 상담원이 확인할 수 있게 저장했어요. "
-                                 "글로도 상황을 알려 주시면 도와드릴게요."}]
+            replies += [{"text": emergency.attachment_text()}]
 
-        # 3. Store the replies and read back the state (an action may have changed it).
+        return await self._store_replies(accepted, a, replies, failed_component, None)
+
+    async def _store_replies(self, accepted: Accepted, a: Assessment, replies: list[dict],
+                             failed_component: str | None, queue_reason: str | None) -> Outcome:
+        """3. Store the replies and read back the state (an action may have changed it)."""
         async with self.sessions() as s, s.begin():
-            conv = await s.get(Conversation, conv_id, populate_existing=True)
-            inbound = await s.get(Message, inbound_id)
+            conv = await s.get(Conversation, accepted.conv_id, populate_existing=True)
+            inbound = await s.get(Message, accepted.inbound_id)
             if failed_component:
                 await conv_service.record_failure(s, conv, failed_component, "unavailable")
                 await conv_service.request_handoff(s, conv, "system", reason=f"{failed_component}_unavailable")
+            if queue_reason:
+                await conv_service.request_handoff(s, conv, "system", reason=queue_reason)
             stored_replies = await conv_service.store_replies(s, conv, replies, inbound)
             state, risk = conv.state, risk_max(conv.risk, a.level)
-        self.live.publish({"type": "message", "conversation": public_id, "message_id": inbound_id,
-                           "direction": "out", "state": state, "risk": risk, "channel": msg.channel})
-        return Outcome(replies=replies, state=state, risk=risk, message_id=inbound_id,
+        self.live.publish({"type": "message", "conversation": accepted.public_id, "message_id": accepted.inbound_id,
+                           "direction": "out", "state": state, "risk": risk, "channel": accepted.msg.channel})
+        return Outcome(replies=replies, state=state, risk=risk, message_id=accepted.inbound_id,
                        reply_ids=[m.id for m in stored_replies])
+
+    async def _answer_in_language(self, accepted: Accepted, a: Assessment) -> Outcome:
+        """A message in another language: no Korean NLU. The alarm's reply in the person's language (the
+        assessment already queued the conversation); a button's payload; the translated knowledge base;
+        else a counsellor answers and the conversation is queued with its language."""
+        lang, text, state = accepted.lang, accepted.text, accepted.state
+        said = [c for c in a.categories if state in BOT_STATES or c in LIFE_CATEGORIES]
+        replies = emergency.alarm_replies(said, [c for c in a.new_categories if c in said], lang)
+        queue_reason = None
+        if state in BOT_STATES and "self_harm" not in a.categories:
+            if text.startswith("/greet"):
+                replies += languages.welcome(lang)
+            elif text.startswith("/request_counsellor"):
+                replies.append(languages.counsellor_will_answer(lang, state == ConversationState.waiting.value))
+                queue_reason = "requested"
+            elif text and not text.startswith("/"):
+                answer = await languages.translated_answer(self.translated_answers, text, lang)
+                if answer is not None:
+                    replies.append(answer)
+                elif not a.alarmed:
+                    replies.append(languages.counsellor_will_answer(lang, state == ConversationState.waiting.value))
+                    queue_reason = languages.QUEUE_REASON
+                if a.level == "medium" and not a.alarmed:
+                    replies.append({"text": emergency.reminder(a.likeliest, lang)})
+            elif accepted.msg.attachments:
+                replies.append({"text": emergency.attachment_text(lang)})
+        if not replies and state in BOT_STATES:  # never silence (a counsellor holding it answers them)
+            replies.append(languages.counsellor_will_answer(lang, True))
+        return await self._store_replies(accepted, a, replies, None, queue_reason)

@@ -69,6 +69,9 @@ class Settings:
     embeddings: str = "e5"
     kb_min_confidence: float = MIN_CONFIDENCE["e5"]  # the default embeddings' bar
     centre_hours: str = "mon-fri 09:00-18:00"
+    # Answers for messages in another language than Korean ("module:function", called with (question,
+    # lang)); connectors/languages.py. A missing module means: a counsellor answers them.
+    translated_answers: str = "knowledge.multilingual:answer_in_language"
     # Optional LLM rewrite of knowledge answers (any OpenAI-compatible endpoint); empty URL = off.
     llm_base_url: str = ""
     llm_model: str = ""
@@ -203,6 +206,7 @@ ENV: dict[str, tuple[tuple[str, ...], Callable[[str], Any]]] = {
     "embeddings": (("DASI_EMBEDDINGS",), str),
     "kb_min_confidence": (("DASI_KB_MIN_CONFIDENCE",), float),
     "centre_hours": (("DASI_CENTRE_HOURS",), str),
+    "translated_answers": (("DASI_TRANSLATED_ANSWERS",), str.strip),
     "llm_base_url": (("DASI_LLM_BASE_URL",), _url),
     "llm_model": (("DASI_LLM_MODEL",), str.strip),
     "llm_api_key": (("DASI_LLM_API_KEY",), str),

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from assistant.core.clock import utcnow
+from assistant.core.languages import KOREAN_NAMES
 from assistant.core.risk import RISK_ORDER
 from assistant.web.appkeys import DELIVERY, LIVE
 from assistant.web.errors import ApiError
@@ -72,6 +73,8 @@ async def conversation_json(s: AsyncSession, conv: Conversation, user: SignedIn)
         "conversation": {
             "id": conv.public_id, "channel": conv.channel, "state": conv.state, "risk": conv.risk,
             "youth": conv.youth, "created_at": _time(conv.created_at), "waiting_since": _time(conv.waiting_since),
+            "language": conv.language, "language_name": KOREAN_NAMES.get(conv.language, conv.language),
+            "language_chosen": conv.language_chosen,
             "assignee": user_json(assignee) if assignee else None,
             "mine": conv.assignee_id == user.user_id and conv.state == "counsellor",
             "reply_window": reply_window(conv.channel, last_in, now),

@@ -2,6 +2,7 @@
 
 POST /api/console/login {"login","password"[,"totp"]} → {"csrf_token", "user"} + session cookie
 POST /api/console/logout · GET /api/console/me · POST /api/console/me/password {"old_password","new_password"}
+POST /api/console/me/languages {"languages": ["vi", ...]} · POST /api/console/users/{login}/languages (admins)
 GET  /api/console/audit (supervisors) · GET/POST /api/console/users, POST /api/console/users/{login}/disable (admins)
 
 Console accounts are the only staff sign-in: the knowledge admin and the detection review use them too.
@@ -31,7 +32,10 @@ from casebook.staff.accounts import SignedIn
 
 
 def user_json(user: SignedIn | User) -> dict:
-    return {"login": user.login, "name": user.name, "role": user.role}
+    out = {"login": user.login, "name": user.name, "role": user.role}
+    if isinstance(user, User):
+        out["languages"] = list(user.languages or [])
+    return out
 
 
 async def login(request: web.Request) -> web.Response:
@@ -57,7 +61,33 @@ async def logout(request: web.Request) -> web.Response:
 async def me(request: web.Request) -> web.Response:
     """The signed-in user and their CSRF token (same-origin only: a JSON GET other sites cannot read)."""
     user = await require_user(request, accounts.ROLES)
-    return ok({"user": user_json(user), "csrf_token": user.csrf})
+    async with db(request)() as s:
+        row = await s.get(User, user.user_id)
+    return ok({"user": user_json(row or user), "csrf_token": user.csrf})
+
+
+async def _set_languages(request: web.Request, login_: str) -> web.Response:
+    body = await read_json(request)
+    async with db(request)() as s, s.begin():
+        try:
+            user = await accounts.set_languages(s, login_, body.get("languages"))
+        except accounts.AccountError as exc:
+            raise ApiError(400, "invalid_languages", f"언어 코드를 확인해 주세요 ({exc}).") from None
+        if user is None:
+            raise ApiError(404, "not_found", "그런 계정이 없어요.")
+        audited(request, s, "users.languages", "user", login_, languages=list(user.languages))
+        return ok({"user": user_json(user)})
+
+
+async def my_languages(request: web.Request) -> web.Response:
+    """The languages the signed-in counsellor speaks: the queue suggests them for conversations in one."""
+    user = await require_user(request, accounts.ROLES)
+    return await _set_languages(request, user.login)
+
+
+async def user_languages(request: web.Request) -> web.Response:
+    await require_user(request, USER_ADMIN_ROLES)
+    return await _set_languages(request, request.match_info["login"])
 
 
 async def change_password(request: web.Request) -> web.Response:
@@ -141,3 +171,5 @@ def setup(app: web.Application) -> None:
     r.add_get("/api/console/users", list_users)
     r.add_post("/api/console/users", create_user)
     r.add_post("/api/console/users/{login}/disable", disable_user)
+    r.add_post("/api/console/me/languages", my_languages)
+    r.add_post("/api/console/users/{login}/languages", user_languages)

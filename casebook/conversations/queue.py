@@ -7,16 +7,17 @@ race. Release, close and transfer are guarded the same way by the current assign
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import case, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from assistant.core.clock import utcnow
+from assistant.core.languages import KOREAN, KOREAN_NAMES
 from assistant.core.risk import RISK_ORDER
 from casebook.conversations import service as conv_service
-from casebook.models import Assignment, Conversation, ConversationNote, ConversationState, Message, User
+from casebook.models import Assignment, Conversation, ConversationNote, ConversationState, Message, User, UserSession
 from casebook.staff.accounts import SignedIn
 
 S = ConversationState
@@ -46,11 +47,15 @@ class QueueItem:
     updated_at: datetime
     assignee: str | None
     preview: str
+    language: str = "ko"
+    suggested: tuple[dict, ...] = ()  # counsellors who speak the language, signed-in first
 
     def as_dict(self, now: datetime) -> dict:
         since = self.waiting_since
         return {"id": self.id, "channel": self.channel, "state": self.state, "risk": self.risk,
                 "youth": self.youth, "assignee": self.assignee, "preview": self.preview,
+                "language": self.language, "language_name": KOREAN_NAMES.get(self.language, self.language),
+                "suggested": list(self.suggested),
                 "waiting_since": since.isoformat() if since else None,
                 "wait_seconds": int((now - since).total_seconds()) if since else None,
                 "updated_at": self.updated_at.isoformat()}
@@ -71,12 +76,31 @@ async def _items(session: AsyncSession, where, order) -> list[QueueItem]:
         .outerjoin(Message, Message.id == last_user.c.mid)
         .where(where).order_by(*order).limit(500))).all()
     return [QueueItem(c.public_id, c.channel, c.state, c.risk, c.youth, c.waiting_since, c.updated_at, login,
-                      preview(text)) for c, login, text in rows]
+                      preview(text), c.language) for c, login, text in rows]
 
 
 async def waiting(session: AsyncSession) -> list[QueueItem]:
-    return await _items(session, Conversation.state == S.waiting.value,
-                        (RISK_RANK, Conversation.waiting_since, Conversation.id))
+    """The queue; a conversation in another language than Korean names the counsellors who speak it."""
+    items = await _items(session, Conversation.state == S.waiting.value,
+                         (RISK_RANK, Conversation.waiting_since, Conversation.id))
+    if any(i.language != KOREAN for i in items):
+        speakers = await speakers_by_language(session)
+        items = [replace(i, suggested=tuple(speakers.get(i.language, ()))) if i.language != KOREAN else i
+                 for i in items]
+    return items
+
+
+async def speakers_by_language(session: AsyncSession) -> dict[str, list[dict]]:
+    """Language → the active console accounts that speak it, signed-in ones first (then by name). A
+    handful of staff: read once and grouped here rather than queried per language in JSON."""
+    online = set((await session.scalars(select(UserSession.user_id).where(UserSession.expires_at > utcnow()))).all())
+    out: dict[str, list[dict]] = {}
+    for user in await transfer_targets(session):
+        for lang in user.languages or []:
+            out.setdefault(lang, []).append({"login": user.login, "name": user.name, "online": user.id in online})
+    for people in out.values():
+        people.sort(key=lambda p: (not p["online"], p["name"]))
+    return out
 
 
 async def held(session: AsyncSession, user: SignedIn) -> list[QueueItem]:

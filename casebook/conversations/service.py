@@ -179,6 +179,18 @@ async def request_handoff(session: AsyncSession, conv: Conversation, actor: str,
     return await change_state(session, conv, S.waiting.value, actor, reason=reason)
 
 
+async def set_language(session: AsyncSession, conv: Conversation, lang: str, actor: str,
+                       chosen: bool = False) -> bool:
+    """The conversation's language (a code from assistant.core.languages); the change is an event (a
+    person's choice sticks: later detection does not override it, see assistant.language.detect.choose)."""
+    if conv.language == lang and (conv.language_chosen or not chosen):
+        return False
+    add_event(session, conv, "language", actor, old=conv.language, new=lang, chosen=chosen or conv.language_chosen)
+    conv.language = lang
+    conv.language_chosen = chosen or conv.language_chosen
+    return True
+
+
 async def flag_youth(session: AsyncSession, conv: Conversation, actor: str) -> bool:
     if conv.youth:
         return False

@@ -18,6 +18,7 @@ from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from assistant.core.clock import utcnow
+from assistant.core.languages import KNOWN
 from casebook.models import User, UserSession
 
 ROLES = ("counsellor", "supervisor", "editor", "admin")
@@ -250,3 +251,23 @@ async def end_session(session: AsyncSession, session_id: str) -> None:
 
 async def list_users(session: AsyncSession) -> list[User]:
     return list((await session.scalars(select(User).order_by(User.login))).all())
+
+
+def clean_languages(languages: object) -> list[str]:
+    """The codes a counsellor may record (assistant.core.languages.KNOWN), deduplicated in order."""
+    if not isinstance(languages, list) or not all(isinstance(c, str) for c in languages):
+        raise AccountError("languages must be a list of language codes")
+    unknown = [c for c in languages if c not in KNOWN]
+    if unknown:
+        raise AccountError(f"unknown language codes: {', '.join(unknown[:5])}")
+    return list(dict.fromkeys(languages))
+
+
+async def set_languages(session: AsyncSession, login: str, languages: object) -> User | None:
+    """The languages an account counsels in (its own page, or an admin's); None when there is no such login."""
+    codes = clean_languages(languages)
+    user = await session.scalar(select(User).where(User.login == login))
+    if user is None:
+        return None
+    user.languages = codes
+    return user

@@ -122,7 +122,7 @@ async def _respond_now(app: web.Application, accepted: Accepted, outcome: Outcom
             await callbacks.offer_operator_once(s, conv)
     # The bot is late: danger still gets its numbers now, first; then what waited; then a holding note.
     alarmed = list(accepted.assessment.categories) if accepted.assessment else []  # assessed before Rasa is asked
-    head = emergency.screen_replies(alarmed)[:1] if outcome is None else []
+    head = emergency.screen_replies(alarmed, accepted.lang)[:1] if outcome is None else []
     tail = [{"text": NEXT_UTTERANCE_TEXT}] if outcome is None else []
     replies = head + [{"text": m.text or "", "buttons": m.buttons or []} for m in waiting] + tail
     response, fitted = skill_response(replies, operator=operator)

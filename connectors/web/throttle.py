@@ -41,8 +41,7 @@ SOCKETS = web.AppKey("webchat_sockets", Slots)
 ASSESSING = web.AppKey("webchat_refused_assessing", asyncio.Semaphore)
 REFUSED_ASSESSMENTS = 2
 
-LIMITED = ("메시지가 너무 많이 와서 이 메시지는 전하지 못했어요. 잠시 뒤에 다시 보내 주세요. "
-           "지금 위험하면 바로 112, 죽고 싶은 마음이 들면 109(24시간)에 연락하세요.")
+LIMITED = emergency.rate_limited_text()  # the Korean; every language: assistant/safety/texts/<lang>.yml
 TOO_MANY_SOCKETS = ("연결이 너무 많아요. 메시지는 그대로 보낼 수 있어요. "
                     "지금 위험하면 바로 112, 죽고 싶은 마음이 들면 109에 연락하세요.")
 
@@ -65,13 +64,15 @@ async def refused(request: web.Request, session: str) -> int:
     return await request.app[limits.LIMITER].hit(*checks)
 
 
-async def limited_reply(request: web.Request, text: str, retry_after: int) -> web.Response:
-    """429, nothing stored or queued, but the risk assessment's emergency text (never silence)."""
+async def limited_reply(request: web.Request, text: str, retry_after: int, lang: str = "ko") -> web.Response:
+    """429, nothing stored or queued, but the risk assessment's emergency text (never silence), in the
+    language the person chose or wrote."""
     categories, level = await _assess(request, text)
     log.warning("web chat message refused by a rate limit (risk %s)", level)  # never the text
-    replies = emergency.screen_replies(categories) or [{"text": emergency.fallback_text()}]
+    replies = emergency.screen_replies(categories, lang) or [{"text": emergency.fallback_text(lang)}]
+    refusal = emergency.rate_limited_text(lang)
     # No "state": the conversation's own state is unchanged, and the chat keeps what it knows.
-    body = {"error": "rate_limited", "message": LIMITED, "replies": [{"text": LIMITED}, *replies], "risk": level}
+    body = {"error": "rate_limited", "message": refusal, "replies": [{"text": refusal}, *replies], "risk": level}
     return web.json_response(body, status=429, headers={"Retry-After": str(retry_after)}, dumps=dumps)
 
 

@@ -1,8 +1,9 @@
 """The labelled messages the risk model learns from (assistant/safety/data; its README says who wrote what).
 
-Each item: {"id", "context": [earlier messages], "text", "categories": [...]} — the categories of the last
-message as read with the earlier ones; [] is an ordinary message. Writers' files are grouped by writer, so
-the model's own figures can hold whole writers out (text from hands it has not seen).
+Each item: {"id", "context": [earlier messages], "text", "categories": [...], "lang"?} — the categories of
+the last message as read with the earlier ones; [] is an ordinary message; "lang" when not Korean.
+Writers' files are grouped by writer, so the model's own figures can hold whole writers out (text from
+hands it has not seen).
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ class Item:
     context: tuple[str, ...]
     categories: tuple[str, ...]
     group: str  # the writer (or source) it came from
+    lang: str = "ko"  # the language it is written in (the multilingual writers' files say; else Korean)
 
     @property
     def window(self) -> str:
@@ -44,7 +46,8 @@ def read(path: Path, group: str | None = None) -> list[Item]:
             raise ValueError(f"{path}:{n}: unknown categories {sorted(unknown)}")
         items.append(Item(str(raw.get("id") or f"{path.stem}-{n}"), str(raw["text"]),
                           tuple(str(c) for c in raw.get("context") or ()),
-                          tuple(c for c in CATEGORIES if c in cats), group or path.stem.split("_")[0]))
+                          tuple(c for c in CATEGORIES if c in cats), group or path.stem.split("_")[0],
+                          str(raw.get("lang") or "ko")))
     return items
 
 

@@ -70,10 +70,18 @@ class Scores:
 
 
 def evaluate(assessor: RiskAssessor, items: list[Item]) -> Scores:
-    scores = Scores()
+    return evaluate_by_language(assessor, items)["all"]
+
+
+def evaluate_by_language(assessor: RiskAssessor, items: list[Item]) -> dict[str, Scores]:
+    """The scores of all items ("all") and of each language's; the replies are the ones the person would
+    get in their language (a translation must carry the number too)."""
+    scores: dict[str, Scores] = {"all": Scores()}
     for item in items:
         a = assessor.assess(item.text, item.context)
-        scores.add(item, a.alarmed, a.categories, alarm_replies(list(a.categories), list(a.categories)))
+        replies = alarm_replies(list(a.categories), list(a.categories), item.lang)
+        for key in ("all", item.lang):
+            scores.setdefault(key, Scores()).add(item, a.alarmed, a.categories, replies)
     return scores
 
 
@@ -84,10 +92,17 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m assistant.safety.risk.evaluate")
     ap.add_argument("files", type=Path, nargs="+")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--by-language", action="store_true", help="one line of figures per language too")
     args = ap.parse_args(argv)
     items = [i for f in args.files for i in read(f)]
-    result = evaluate(default_assessor(get_settings().models_dir), items)
-    out = result.as_dict()
+    by_lang = evaluate_by_language(default_assessor(get_settings().models_dir), items)
+    out = by_lang["all"].as_dict()
+    if args.by_language:
+        for lang, sc in sorted(by_lang.items()):
+            crises = sum(sc.total.values())
+            right = sum(sc.right.values())
+            print(f"{lang:4} crisis labels n={crises:4} right {right / crises if crises else 0:.3f}  "
+                  f"ordinary n={sc.ordinary:4} false alarms {sc.false_alarms / sc.ordinary if sc.ordinary else 0:.3f}")
     if args.json:
         print(json.dumps(out, ensure_ascii=False))
     else:

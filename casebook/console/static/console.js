@@ -156,7 +156,11 @@
     if (c.youth) box.appendChild(el("span", "badge youth", "청소년"));
     box.appendChild(el("span", "badge", CHANNEL[c.channel] || c.channel));
     box.appendChild(el("span", "badge state", STATE[c.state] || c.state));
+    if (c.language) box.appendChild(el("span", "badge lang" + (c.language === "ko" ? "" : " foreign"), c.language_name || c.language));
     return box;
+  }
+  function languageList(text) {
+    return text.split(/[\s,]+/).map(function (x) { return x.trim().toLowerCase(); }).filter(Boolean);
   }
   function item(c) {
     var li = el("li", "risk-" + c.risk);
@@ -166,6 +170,12 @@
     var meta = c.state === "waiting" ? minutes(c.wait_seconds) : (c.assignee ? "담당: " + c.assignee : "");
     li.appendChild(el("div", "meta", meta));
     li.appendChild(el("div", "preview", c.preview || "(텍스트 없음)"));
+    if (c.language && c.language !== "ko") {
+      // Who could answer in the person's language: signed-in counsellors first.
+      var names = (c.suggested || []).map(function (p) { return p.name + (p.online ? " (접속 중)" : ""); });
+      li.appendChild(el("div", "suggested", names.length ? "추천 상담원: " + names.join(", ")
+                                                    : "이 언어를 하는 상담원이 없어요 · 통역 1577-1366"));
+    }
     li.addEventListener("click", function () { openConversation(c.id); });
     return li;
   }
@@ -388,6 +398,13 @@
       data.users.forEach(function (u) {
         var tr = el("tr");
         [u.login, u.name, ROLE[u.role] || u.role, u.disabled ? "사용 중지" : (u.locked ? "잠김" : "사용 중")].forEach(function (v) { tr.appendChild(el("td", null, v)); });
+        var langs = el("input"); langs.value = (u.languages || []).join(", "); langs.size = 10;
+        langs.setAttribute("aria-label", u.login + " 상담 언어");
+        langs.addEventListener("change", function () {
+          api("POST", "/api/console/users/" + encodeURIComponent(u.login) + "/languages", {languages: languageList(langs.value)})
+            .then(loadUsers).catch(function (err) { showAlert(err.message); });
+        });
+        var lt = el("td"); lt.appendChild(langs); tr.appendChild(lt);
         var td = el("td");
         if (!u.disabled && u.login !== me.login) {
           var btn = el("button", null, "사용 중지"); btn.type = "button";
@@ -412,6 +429,17 @@
       }).catch(function (err) { showAlert(err.message); });
   });
   $("show-password").addEventListener("click", function () { $("password").hidden = !$("password").hidden; });
+  $("show-languages").addEventListener("click", function () {
+    $("my-languages").value = (me.languages || []).join(", ");
+    $("languages").hidden = !$("languages").hidden;
+  });
+  $("languages-form").addEventListener("submit", function (e) {
+    e.preventDefault();
+    api("POST", "/api/console/me/languages", {languages: languageList($("my-languages").value)}).then(function (data) {
+      me.languages = data.user.languages; $("languages").hidden = true;
+      showAlert("상담 언어를 저장했어요: " + (me.languages.join(", ") || "없음"));
+    }).catch(function (err) { showAlert(err.message); });
+  });
   $("password-form").addEventListener("submit", function (e) {
     e.preventDefault();
     var f = e.target;

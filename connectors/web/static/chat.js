@@ -27,6 +27,51 @@
     if (session) sessionStorage.setItem("dasi-session", session);
   }
 
+  // Language: what the person chose (kept for this tab only, like the session), else what the
+  // conversation's messages were written in (the server says; the page follows until a choice is made).
+  var picker = document.getElementById("lang");
+  var LANGS = ["ko", "en", "vi", "th", "zh", "ru", "tl"];
+  var fromUrl = (new URLSearchParams(location.search)).get("lang");
+  var chosen = sessionStorage.getItem("dasi-lang") || (LANGS.indexOf(fromUrl) >= 0 ? fromUrl : null);
+  if (LANGS.indexOf(chosen) < 0) chosen = null;
+  var shownLang = "ko";
+  var counsellorWord = "상담원";
+
+  // Phone numbers in the notice become links a phone can call.
+  function withLinks(el, text) {
+    el.textContent = "";
+    text.split(/(\d{3,4}-\d{4}|\b\d{3,4}\b)/).forEach(function (part, i) {
+      if (i % 2) { var a = document.createElement("a"); a.href = "tel:" + part; a.textContent = part; el.appendChild(a); }
+      else if (part) el.appendChild(document.createTextNode(part));
+    });
+  }
+  function applyWords(lang) {
+    if (lang === shownLang) return Promise.resolve();
+    return fetch("/api/webchat/words?lang=" + encodeURIComponent(lang)).then(function (r) { return r.json(); })
+      .then(function (data) {
+        var w = data.ui || {};
+        shownLang = data.lang || lang;
+        document.documentElement.lang = shownLang;
+        document.title = w.title;
+        document.getElementById("title").textContent = w.title;
+        document.getElementById("exit").textContent = w.exit;
+        document.getElementById("exit").setAttribute("aria-label", w.exit_label);
+        withLinks(document.getElementById("notice"), w.notice);
+        var privacy = document.getElementById("privacy");
+        privacy.textContent = w.privacy_link;
+        privacy.href = "/privacy" + (shownLang === "ko" ? "" : "?lang=" + shownLang);
+        input.placeholder = w.placeholder;
+        document.getElementById("send").textContent = w.send;
+        document.getElementById("typing").textContent = w.typing;
+        document.getElementById("lang-label").textContent = w.language;
+        counsellorWord = w.counsellor;
+        picker.value = shownLang;
+      }).catch(function () {});
+  }
+  function follow(lang) {  // the conversation's language, when the person has not chosen one
+    if (!chosen && LANGS.indexOf(lang) >= 0) applyWords(lang);
+  }
+
   var socket = null;
   function quickExit() {
     try { sessionStorage.clear(); } catch (e) {}
@@ -42,7 +87,7 @@
     var div = document.createElement("div");
     div.className = "msg " + author;
     if (author === "counsellor") {
-      var who = document.createElement("span"); who.className = "who"; who.textContent = "상담원";
+      var who = document.createElement("span"); who.className = "who"; who.textContent = counsellorWord;
       div.appendChild(who);
     }
     div.appendChild(document.createTextNode(text || ""));
@@ -64,9 +109,11 @@
     seq += 1;
     return fetch("/api/webchat/messages", {
       method: "POST", headers: {"Content-Type": "application/json"},
-      body: JSON.stringify({session: session, text: text, id: Date.now() + "-" + seq})
+      body: JSON.stringify(chosen ? {session: session, text: text, id: Date.now() + "-" + seq, lang: chosen}
+                                  : {session: session, text: text, id: Date.now() + "-" + seq})
     }).then(function (r) { return r.json(); }).then(function (data) {
       if (data.state) state = data.state;
+      if (data.language) follow(data.language);
       (data.replies || []).forEach(function (r) {
         if (r.id) { if (seen[r.id]) return; seen[r.id] = true; }
         else if (data.pending) early.push(r.text);
@@ -150,5 +197,13 @@
   input.addEventListener("keydown", function (e) {
     if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); form.requestSubmit(); }
   });
-  send("/greet", null).then(function () { connect(); poll(); });  // the welcome, without a bubble the person did not type
+  // Choosing a language: the page's words and a welcome in it (kept on the conversation by the server).
+  picker.addEventListener("change", function () {
+    chosen = picker.value;
+    try { sessionStorage.setItem("dasi-lang", chosen); } catch (e) {}
+    applyWords(chosen).then(function () { send("/greet", null); });
+  });
+  // the welcome, without a bubble the person did not type
+  (chosen ? applyWords(chosen) : Promise.resolve()).then(function () { return send("/greet", null); })
+    .then(function () { connect(); poll(); });
 })();
