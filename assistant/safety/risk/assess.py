@@ -122,7 +122,9 @@ class RiskAssessor:
         if self.model is not None and text.strip():
             try:
                 w = window(text, context)
-                p = self.model.probabilities([w], e5_embed([w]), self.lexicon)[0]
+                p = self.model.linear_probabilities([w], self.lexicon)[0]
+                if self.model.needs_embedding(w, p, bool(lexicon_categories)):
+                    p = self.model.blend(p[None, :], e5_embed([w]))[0]
                 scores = {c: float(p[k]) for k, c in enumerate(CATEGORIES)}
                 reasons += [f"model:{c}" for c, v in scores.items() if v >= self.thresholds["medium"]]
                 return scores

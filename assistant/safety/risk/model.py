@@ -7,6 +7,11 @@ Two models, blended in log-odds:
   carries meaning the wording does not share with the training data.
 Level bars (`thresholds`) are set at training time on held-out writers (see train.py), so a level means
 the same false-alarm rate whatever the data.
+
+The embedding costs most of a message's time (about 20 ms of 27 on the project's 2-core machine), so it
+is a second pass: a Korean window the linear model rates below `gate` on every category, with no lexicon
+hit, is scored by the linear model alone. `gate` is set at training time as the highest bar that loses
+almost none of the held-out crises the blend alarms (train.py `GATE_MISS`).
 """
 from __future__ import annotations
 
@@ -58,6 +63,12 @@ def lexicon_flags(lexicon: Lexicon, texts: Sequence[str]) -> np.ndarray:
     return np.asarray(rows, dtype=np.float64).reshape(len(texts), len(CATEGORIES))
 
 
+def is_mostly_hangul(text: str) -> bool:
+    """More than half of the letters are Hangul (digits, symbols and emoji do not count)."""
+    letters = [ch for ch in text if ch.isalpha()]
+    return bool(letters) and sum("\uac00" <= ch <= "\ud7a3" or "\u3131" <= ch <= "\u318e" for ch in letters) * 2 > len(letters)
+
+
 def _logit(p: np.ndarray) -> np.ndarray:
     return logit(np.clip(p, 1e-6, 1 - 1e-6))  # clipped: a certain 0 or 1 would be infinite
 
@@ -70,6 +81,7 @@ class RiskModel:
     scaler: StandardScaler
     network: MLPClassifier
     thresholds: dict[str, float] = field(default_factory=dict)  # level -> bar on the highest probability
+    gate: float = 0.0  # below this linear probability (all categories) a Korean window is not embedded
     fingerprint: str = ""
     report: dict[str, Any] = field(default_factory=dict)
 
@@ -96,17 +108,33 @@ class RiskModel:
 
     # --- scoring --------------------------------------------------------------------------------
 
-    def probabilities(self, windows: list[str], embeddings: np.ndarray, lexicon: Lexicon) -> np.ndarray:
-        """(n, len(CATEGORIES)) probabilities, one row per conversation window."""
+    def linear_probabilities(self, windows: list[str], lexicon: Lexicon) -> np.ndarray:
+        """(n, len(CATEGORIES)) probabilities of the linear model alone: the cheap first pass."""
         if not windows:
             return np.zeros((0, len(CATEGORIES)))
         x = sparse.hstack([self.char_vec.transform([compact(w) for w in windows]),
                            self.morph_vec.transform([morphemes(w) for w in windows]),
                            sparse.csr_matrix(lexicon_flags(lexicon, windows))]).tocsr()
-        linear = np.column_stack([m.predict_proba(x)[:, 1] for m in self.linear])
+        return np.column_stack([m.predict_proba(x)[:, 1] for m in self.linear])
+
+    def blend(self, linear: np.ndarray, embeddings: np.ndarray) -> np.ndarray:
+        """The linear probabilities blended in log-odds with the network's over the embeddings."""
         network = np.asarray(self.network.predict_proba(self.scaler.transform(embeddings))).reshape(linear.shape)
         blended = (1 - EMBEDDING_WEIGHT) * _logit(linear) + EMBEDDING_WEIGHT * _logit(network)
         return 1 / (1 + np.exp(-blended))
+
+    def probabilities(self, windows: list[str], embeddings: np.ndarray, lexicon: Lexicon) -> np.ndarray:
+        """(n, len(CATEGORIES)) blended probabilities, one row per conversation window."""
+        if not windows:
+            return np.zeros((0, len(CATEGORIES)))
+        return self.blend(self.linear_probabilities(windows, lexicon), embeddings)
+
+    def needs_embedding(self, window: str, linear: np.ndarray, lexicon_hit: bool) -> bool:
+        """The second pass runs unless the window is Korean, the lexicon is silent and the linear model
+        rates every category below the gate. Other languages always get it: the linear model learned
+        from far less of them, the multilingual embedding carries their meaning."""
+        gate = getattr(self, "gate", 0.0)  # models saved before the gate existed always embed
+        return lexicon_hit or not is_mostly_hangul(window) or float(linear.max()) >= gate
 
     # --- storage --------------------------------------------------------------------------------
 

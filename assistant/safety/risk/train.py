@@ -23,7 +23,7 @@ from assistant.core.settings import get_settings
 from assistant.core.vectors import cached_vectors
 from assistant.safety.risk.assess import model_path
 from assistant.safety.risk.data import Item, label_matrix, training_files, training_items
-from assistant.safety.risk.model import EMBED_CHARS, RiskModel, e5_embed, fingerprint
+from assistant.safety.risk.model import EMBED_CHARS, RiskModel, e5_embed, fingerprint, is_mostly_hangul
 from assistant.safety.risk.text import CATEGORIES
 from assistant.safety.screen import LEXICON_PATH, Lexicon
 
@@ -33,6 +33,8 @@ CODE = [HERE / "model.py", HERE / "text.py", HERE / "train.py", HERE / "data.py"
 # (writers' []) to the rest real text (benchmarks): a blind ordinary set has about that mix.
 BAR_FALSE_ALARMS = {"critical": 0.005, "high": 0.03, "medium": 0.1, "low": 0.25}
 HARD_SHARE = 0.4
+# The embedding pass may skip at most this share of the held-out crises the blend alarms (see `gate`).
+GATE_MISS = 0.005
 # The network learns from the writers' items and this many benchmark lines (embedding every benchmark line
 # would cost minutes at each `make setup` for little: the linear model reads them all).
 EMBEDDED_BENCHMARK_LINES = 1000
@@ -77,6 +79,16 @@ def bars(top: np.ndarray, hard: np.ndarray, easy: np.ndarray) -> dict[str, float
     return out
 
 
+def gate(linear_top: np.ndarray, blended_top: np.ndarray, crisis: np.ndarray, korean: np.ndarray,
+         high: float) -> float:
+    """The highest first-pass bar under which at most GATE_MISS of the held-out Korean crises that the
+    blend alarms would have had a linear score (their top category) below it, i.e. never embedded."""
+    caught = crisis & korean & (blended_top >= high)
+    if not caught.any():
+        return 0.0
+    return float(np.quantile(linear_top[caught], GATE_MISS, method="lower"))
+
+
 def held_out_report(p: np.ndarray, y: np.ndarray, items: list[Item], t: dict[str, float]) -> dict[str, Any]:
     crisis = y.any(1)
     hard = np.array([i.group != "benchmarks" for i in items]) & ~crisis
@@ -119,12 +131,14 @@ def train(force: bool = False, extra: list[Path] | None = None, quiet: bool = Fa
     # Held-out scores for the embedded items (every writer's, and the benchmark sample): each half is
     # scored by a model fitted on the other.
     p = np.zeros(y.shape)
+    p_linear = np.zeros(y.shape)
     for half in (0, 1):
         train_idx = np.where(side != half)[0]
         test_idx = np.where((side == half) & embedded)[0]
         model = RiskModel.fit([windows[i] for i in train_idx], y[train_idx], emb[train_idx][embedded[train_idx]],
                               lexicon, embedded[train_idx])
-        p[test_idx] = model.probabilities([windows[i] for i in test_idx], emb[test_idx], lexicon)
+        p_linear[test_idx] = model.linear_probabilities([windows[i] for i in test_idx], lexicon)
+        p[test_idx] = model.blend(p_linear[test_idx], emb[test_idx])
     scored = embedded
     crisis = y.any(1)
     from_writers = np.array([i.group != "benchmarks" for i in items])
@@ -132,8 +146,13 @@ def train(force: bool = False, extra: list[Path] | None = None, quiet: bool = Fa
     report = held_out_report(p[scored], y[scored], [i for i, s in zip(items, scored, strict=True) if s], thresholds)
     np.savez(path.with_name("held-out.npz"), p=p[scored], y=y[scored],  # for choosing bars: codes, no text
              writers=from_writers[scored])
+    korean = np.array([is_mostly_hangul(w) for w in windows])
+    first_pass = gate(p_linear[scored].max(1), p[scored].max(1), crisis[scored], korean[scored], thresholds["high"])
+    ordinary_skipped = (~crisis & korean)[scored] & (p_linear[scored].max(1) < first_pass)
+    report["gate"] = {"bar": round(first_pass, 4), "ordinary_not_embedded": round(
+        float(ordinary_skipped.sum() / max(1, (~crisis)[scored].sum())), 3)}
     model = RiskModel.fit(windows, y, emb[embedded], lexicon, embedded)
-    model.thresholds, model.fingerprint = thresholds, fp
+    model.thresholds, model.gate, model.fingerprint = thresholds, first_pass, fp
     model.report = {**report, "items": len(items), "seconds": round(time.perf_counter() - started, 1)}
     model.save(path)
     if not quiet:
