@@ -87,7 +87,7 @@ def texts(data: dict) -> str:
 async def queue(stack: Stack) -> dict:
     staff = Staff(stack.url)
     try:
-        assert (await staff.login("kim", totp=None)).status == 200
+        assert (await staff.login("kim", password=PASSWORD, totp=None)).status == 200
         return await staff.json("GET", "/api/console/queue")
     finally:
         await staff.http.close()
@@ -115,7 +115,7 @@ def test_an_ordinary_question_in_each_language(stack, lang):
 async def test_the_queue_shows_each_language_and_who_speaks_it(stack):
     staff = Staff(stack.url)
     try:
-        assert (await staff.login("kim", totp=None)).status == 200
+        assert (await staff.login("kim", password=PASSWORD, totp=None)).status == 200
         me = await staff.json("POST", "/api/console/me/languages", {"languages": ["vi", "en"]})
         assert me["user"]["languages"] == ["vi", "en"]
         bad = await staff.post("/api/console/me/languages", {"languages": ["klingon"]})
