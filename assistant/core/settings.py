@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -62,7 +63,7 @@ class Settings:
     # events, per-conversation turns, rate limits, Rasa's lock store. Empty: all in this process.
     redis_url: str = ""
     # This gateway's name in answer claims (connectors/claims.py): stable across restarts, so a restarted
-    # gateway takes back at once what it was answering when it died. Empty: host:port.
+    # gateway takes back at once what it was answering when it died. Empty: hostname:port.
     instance: str = ""
     recovery_interval: float = 15.0  # seconds between looks for messages a dead gateway left unanswered
     # Rasa's API token (`rasa run --auth-token`); empty: `dasi up` makes a fresh one for each run.
@@ -164,7 +165,7 @@ class Settings:
 
     @property
     def instance_name(self) -> str:
-        return self.instance or f"{self.host}:{self.port}"
+        return self.instance or f"{socket.gethostname()}:{self.port}"
 
     @property
     def rate_limit_store(self) -> str:
