@@ -27,6 +27,7 @@ RASA_PROJECT = ROOT / "assistant" / "rasa_project"
 # Idle conversations leave Rasa's memory after the domain's session_expiration_time (60 min): a later
 # message starts a new session anyway (assistant/rasa_project/tracker_store.py).
 TRACKER_EXPIRY_SECONDS = 3600
+RASA_LOCK_LIFETIME = 15  # seconds (Rasa's TICKET_LOCK_LIFETIME), with the lock store in Redis
 
 
 class StartupError(RuntimeError):
@@ -186,6 +187,11 @@ def rasa_environment(settings: Settings, token: str) -> dict[str, str]:
     env = dict(rasa_env(), DASI_RASA_TOKEN=token, FORCE_JSON_LOGGING="1", LOG_LEVEL_LIBRARIES="ERROR")
     if settings.rasa_tracker_url:
         env["DASI_DATA_KEY"] = ",".join(settings.data_keys)
+    if settings.redis_url:
+        # A Rasa server that dies holding a conversation's lock blocks that conversation on the others
+        # until the lock's lifetime ends: 15 s instead of Rasa's 60 (one turn takes well under that, and
+        # the gateways already send a conversation's messages one at a time).
+        env["TICKET_LOCK_LIFETIME"] = os.environ.get("TICKET_LOCK_LIFETIME") or str(RASA_LOCK_LIFETIME)
     return env
 
 
