@@ -31,8 +31,8 @@ async def main():
     domain = Domain.load("assistant/rasa_project/domain.yml")
     store = tracker_store.EncryptedSQLTrackerStore(domain, host=u.hostname, dialect="postgresql", port=u.port,
                                                    db=u.path.lstrip("/"), username=u.username, password=u.password)
-    tracker = DialogueStateTracker.from_events("conv-1", [UserUttered("선불금 비밀메시지 갚아야 하나요", {"name": "ask_kb"}),
-                                                          BotUttered("답변 비밀답장")], domain.slots)
+    events = [UserUttered("선불금 비밀메시지 갚아야 하나요", {"name": "ask_kb"}), BotUttered("답변 비밀답장")]
+    tracker = DialogueStateTracker.from_events("conv-1", events, domain.slots)
     await store.save(tracker)
     tracker.update(UserUttered("두번째 비밀질문"))
     await store.save(tracker)
@@ -53,7 +53,8 @@ def test_trackers_in_postgresql_are_encrypted_and_read_back(tmp_path):
                                    "DASI_DATA_KEY": f"{key},{Fernet.generate_key().decode()}",
                                    "SQLALCHEMY_SILENCE_UBER_WARNING": "1"})
         assert proc.returncode == 0, proc.stderr[-3000:]
-        assert proc.stdout.strip().splitlines()[-1] == "['선불금 비밀메시지 갚아야 하나요', '답변 비밀답장', '두번째 비밀질문']"
+        said = "['선불금 비밀메시지 갚아야 하나요', '답변 비밀답장', '두번째 비밀질문']"
+        assert proc.stdout.strip().splitlines()[-1] == said
         engine = create_engine(sync_url(url))
         with engine.connect() as conn:
             rows = conn.execute(text("SELECT sender_id, type_name, intent_name, data FROM events ORDER BY id")).all()
