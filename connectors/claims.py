@@ -61,6 +61,33 @@ class Claims:
                 .execution_options(synchronize_session=False))
             return bool(result.rowcount)
 
+    async def renew(self, message_id: int) -> bool:
+        """While answering: push the lease on (a live gateway keeps its claim however slow the bot is)."""
+        async with self.sessions() as s, s.begin():
+            result = await s.execute(
+                update(Message).where(Message.id == message_id, Message.answering_by == self.instance,
+                                      Message.answered_at.is_(None))
+                .values(answering_until=utcnow() + self.lease).execution_options(synchronize_session=False))
+            return bool(result.rowcount)
+
+    @contextlib.asynccontextmanager
+    async def kept(self, message_id: int) -> AsyncIterator[None]:
+        """Renew the claim every third of the lease while the body runs: a gateway that dies stops renewing,
+        and its messages are free again within one lease."""
+        async def renewing() -> None:
+            while True:
+                await asyncio.sleep(self.lease.total_seconds() / 3)
+                try:
+                    await self.renew(message_id)
+                except Exception as exc:  # the database hiccuped: the next round tries again
+                    log.warning("could not renew the claim on message %s (%s)", message_id, type(exc).__name__)
+
+        task = asyncio.create_task(renewing())
+        try:
+            yield
+        finally:
+            task.cancel()
+
     async def finish(self, s: AsyncSession, message_id: int) -> bool:
         """In the transaction that stores the replies: mark the message answered, if the claim is still
         ours (a lease that ran out may have passed to another gateway, whose answer then stands)."""
@@ -124,10 +151,11 @@ class Claims:
 
 
 class Turns:
-    """One conversation's messages one after another: in this process, and across gateways over Redis."""
+    """One conversation's messages one after another: in this process, and across gateways over Redis
+    (a lock that lives `ttl` seconds unless its holder renews it, so a dead gateway's turn ends soon)."""
 
-    def __init__(self, redis: Any = None, hold: float = 120.0) -> None:
-        self.redis, self.hold = redis, hold
+    def __init__(self, redis: Any = None, wait: float = 120.0, ttl: float = 10.0) -> None:
+        self.redis, self.wait, self.ttl = redis, wait, ttl
         self._local: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
 
     @contextlib.asynccontextmanager
@@ -135,22 +163,34 @@ class Turns:
         local = self._local.setdefault(conversation_id, asyncio.Lock())
         async with local:
             lock = await self._acquire(conversation_id)
+            renewing = asyncio.create_task(self._renew(lock)) if lock is not None else None
             try:
                 yield
             finally:
+                if renewing is not None:
+                    renewing.cancel()
                 if lock is not None:
                     with contextlib.suppress(Exception):  # expired or Redis gone: nothing to give back
                         await lock.release()
 
+    async def _renew(self, lock: Any) -> None:
+        while True:
+            await asyncio.sleep(self.ttl / 3)
+            try:
+                await lock.reacquire()
+            except Exception as exc:  # lost or Redis gone: the claims still keep every answer single
+                log.warning("could not keep a conversation turn (%s)", type(exc).__name__)
+                return
+
     async def _acquire(self, conversation_id: int) -> Any:
         if self.redis is None:
             return None
-        lock = self.redis.lock(f"dasi:turn:{conversation_id}", timeout=self.hold, sleep=0.05,
-                               blocking_timeout=self.hold)
+        lock = self.redis.lock(f"dasi:turn:{conversation_id}", timeout=self.ttl, sleep=0.05,
+                               blocking_timeout=self.wait)
         try:
             if await lock.acquire():
                 return lock
-            log.warning("conversation turn not free after %.0f s: answering on the claims alone", self.hold)
+            log.warning("conversation turn not free after %.0f s: answering on the claims alone", self.wait)
         except Exception as exc:  # Redis down: the database claims still keep every answer single
             log.error("redis unavailable for conversation turns (%s)", type(exc).__name__)
         return None

@@ -128,7 +128,7 @@ async def _startup(app: web.Application) -> None:
     app[LANGUAGES_LOADING] = asyncio.get_running_loop().run_in_executor(None, preload_languages)
     settings = app[SETTINGS]
     await app[LIVE].start()
-    turns = Turns(app.get(REDIS), hold=settings.bot_patience + 15)
+    turns = Turns(app.get(REDIS), wait=settings.bot_patience + 15)
     app[ROUTER] = Router(settings, sessionmaker(settings.database_url), app[HTTP], assessor, app[LIVE], turns=turns)
     await channels.start(app)  # the outbox (app[OUTBOX]) and the platform senders; logs which channels are on
 

@@ -94,7 +94,7 @@ class ClaimLost(RuntimeError):
 
 
 LateAnswer = Callable[[Accepted, Outcome], Awaitable[None]]
-CLAIM_MARGIN = 15.0  # seconds a claim outlives the longest wait for the bot (storing, assessing)
+CLAIM_LEASE = 15.0  # seconds a claim lives unless its gateway renews it (every third of that while answering)
 WAIT_POLL = 0.2  # seconds between looks at a message another gateway is answering
 
 
@@ -114,8 +114,8 @@ class Router:
         # (connectors/claims.py: across gateways too).
         self._rasa_slots = asyncio.Semaphore(max(1, settings.rasa_concurrency))
         self.rasa = RasaPool(settings.rasa_servers)
-        self.claims = Claims(sessions, settings.instance_name, settings.bot_patience + CLAIM_MARGIN)
-        self.turns = turns or Turns(hold=settings.bot_patience + CLAIM_MARGIN)
+        self.claims = Claims(sessions, settings.instance_name, CLAIM_LEASE)
+        self.turns = turns or Turns(wait=settings.bot_patience + CLAIM_LEASE)
         # How an earlier message this gateway answered for another (or a dead) one reaches the person:
         # the channels set it to the outbox (connectors/channels.py).
         self.on_late: LateAnswer | None = None
@@ -155,11 +155,12 @@ class Router:
     async def _answer_once(self, accepted: Accepted) -> Outcome:
         """Claim the message and answer it; if another gateway has it, wait for that answer (or for its
         lease to run out, then take it over)."""
-        deadline = asyncio.get_running_loop().time() + 2 * self.claims.lease.total_seconds()
+        deadline = asyncio.get_running_loop().time() + self.settings.bot_patience + 4 * CLAIM_LEASE
         while asyncio.get_running_loop().time() < deadline:
             if await self.claims.claim(accepted.inbound_id):
                 try:
-                    return await self._answer(accepted)
+                    async with self.claims.kept(accepted.inbound_id):
+                        return await self._answer(accepted)
                 except ClaimLost:
                     log.warning("claim on message %s passed to another gateway; its answer stands", accepted.inbound_id)
             done, _ = await self.claims.answered(accepted.inbound_id)
