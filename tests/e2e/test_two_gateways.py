@@ -113,7 +113,7 @@ class Cluster:
             time.sleep(0.5)
         raise RuntimeError(f"{name} not healthy:\n{self.tail(name)}")
 
-    def wait_rasa(self, i: int, timeout: float = 300) -> None:
+    def wait_rasa(self, i: int, timeout: float = 600) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.procs[f"rasa{i}"].poll() is not None:
