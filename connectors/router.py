@@ -12,6 +12,7 @@ import asyncio
 import json
 import logging
 import re
+import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -116,6 +117,9 @@ class Router:
         self.rasa = RasaPool(settings.rasa_servers)
         self.claims = Claims(sessions, settings.instance_name, CLAIM_LEASE)
         self.turns = turns or Turns(wait=settings.bot_patience + CLAIM_LEASE)
+        # A person's messages are stored one at a time in this process, so two sent at once open one
+        # conversation (across gateways on PostgreSQL: an advisory lock in get_or_create_conversation).
+        self._people: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         # How an earlier message this gateway answered for another (or a dead) one reaches the person:
         # the channels set it to the outbox (connectors/channels.py).
         self.on_late: LateAnswer | None = None
@@ -232,8 +236,9 @@ class Router:
 
     async def _accept(self, accepted: Accepted) -> None:
         msg = accepted.msg
+        person = self._people.setdefault(f"{msg.channel}\x1f{msg.user_id}", asyncio.Lock())
         # Store before answering; a retried platform message is answered from what was stored.
-        async with self.sessions() as s, s.begin():
+        async with person, self.sessions() as s, s.begin():
             conv = await conv_service.get_or_create_conversation(s, msg.channel, msg.user_id)
             stored, created = await conv_service.store_inbound(s, conv, msg.text, msg.platform_message_id,
                                                                list(msg.attachments) or None)
