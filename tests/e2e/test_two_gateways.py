@@ -95,6 +95,8 @@ class Cluster:
         return (self.tmp / f"{name}.log").read_text(errors="replace")[-3000:]
 
     def wait_gateway(self, name: str, timeout: float = 180) -> None:
+        """Until the gateway answers /healthz with its database reachable (Rasa is waited for apart; on a
+        busy machine its 2-second health checks of Rasa and the actions may time out)."""
         import urllib.error
         import urllib.request
 
@@ -103,13 +105,14 @@ class Cluster:
             if self.procs[name].poll() is not None:
                 raise RuntimeError(f"{name} exited:\n{self.tail(name)}")
             try:
-                with urllib.request.urlopen(f"{self.url(name[-1])}/healthz", timeout=3) as resp:
-                    if resp.status == 200:
-                        return
-            except urllib.error.HTTPError:
-                pass  # up, but a component is still starting
+                with urllib.request.urlopen(f"{self.url(name[-1])}/healthz", timeout=5) as resp:
+                    body = resp.read()
+            except urllib.error.HTTPError as exc:  # 503: some component is not ok (yet)
+                body = exc.read()
             except OSError:
-                pass
+                body = b""
+            if body and json.loads(body)["components"]["db"] == "ok":
+                return
             time.sleep(0.5)
         raise RuntimeError(f"{name} not healthy:\n{self.tail(name)}")
 
