@@ -120,7 +120,7 @@ class Settings:
     retention_case_days: int = 1825
     retention_conversation_days: int = 180
     # Where the anonymous web chat's rate limits count (assistant/web/limits.py): memory:// in one gateway;
-    # a shared one (e.g. redis://127.0.0.1:6379, needs the `coredis` package) when several gateways serve.
+    # a shared one (e.g. redis://127.0.0.1:6379; DASI_REDIS_URL's when that is set) when several gateways serve.
     rate_limit_storage: str = "memory://"
     # The anonymous web chat's limits per address (connectors/web/throttle.py says why these numbers):
     # raise them where many people share one address (a shelter's or a school's wifi).
