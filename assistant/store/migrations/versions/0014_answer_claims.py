@@ -2,14 +2,14 @@
 that several gateways answer each stored message exactly once, even after one of them dies
 
 Revision ID: 0014
-Revises: 0011
+Revises: 0012
 Create Date: 2026-12-04
 """
 from alembic import op
 import sqlalchemy as sa
 
 revision = '0014'
-down_revision = '0011'
+down_revision = '0012'
 branch_labels = None
 depends_on = None
 
