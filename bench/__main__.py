@@ -10,6 +10,9 @@
 4. Risk assessment (bench/risk.py): p95 per message of the whole assessor vs. the lexicon alone.
 5. Casebook (bench/casebook.py): the year's statistics and the 10,000-case list vs. plain SQL, on SQLite
    and PostgreSQL (DASI_BENCH_POSTGRES_URL); `--no-casebook` skips it, `python -m bench casebook` runs only it.
+6. Rasa scale (bench/rasa_scale.py): messages/s with two Rasa servers behind the gateway vs one, at the
+   same offered load, over PostgreSQL and Redis; `--no-rasa-scale` skips it, `python -m bench rasa-scale`
+   runs only it.
 """
 from __future__ import annotations
 
@@ -90,6 +93,10 @@ def main() -> int:
         from bench.casebook import main as bench_casebook
 
         return bench_casebook(sys.argv[2:])
+    if sys.argv[1:2] == ["rasa-scale"]:  # python -m bench rasa-scale [--messages N] [--rate R]
+        from bench.rasa_scale import main as bench_rasa_scale
+
+        return bench_rasa_scale(sys.argv[2:])
     if sys.argv[1:2] == ["detection"]:  # python -m bench detection [--million]
         from bench.detection import main as bench_detection
 
@@ -114,6 +121,10 @@ def main() -> int:
         from bench.casebook import main as bench_casebook
 
         bench_casebook(sys.argv[1:])
+    if "--no-rasa-scale" not in sys.argv:
+        from bench.rasa_scale import main as bench_rasa_scale
+
+        bench_rasa_scale(sys.argv[1:])
     return 0
 
 

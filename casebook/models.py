@@ -85,11 +85,17 @@ class Message(Base):
     delivery_error: Mapped[str | None] = mapped_column(String(200), nullable=True)
     delivered_via: Mapped[str | None] = mapped_column(String(30), nullable=True)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Inbound: which gateway is answering it and until when (a lease it took in one UPDATE), and when
+    # it was answered, so several gateways answer it exactly once (connectors/claims.py).
+    answering_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    answering_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     conversation: Mapped[Conversation] = relationship(back_populates="messages")
 
     __table_args__ = (UniqueConstraint("channel", "platform_message_id", name="uq_message_platform_id"),
-                      Index("ix_messages_delivery", "delivery", "channel"))
+                      Index("ix_messages_delivery", "delivery", "channel"),
+                      Index("ix_messages_recent_inbound", "direction", "created_at"))
 
 
 class RiskLabel(Base):

@@ -7,6 +7,7 @@ import logging
 from typing import Any
 
 import aiohttp
+import redis.asyncio as redis_asyncio
 from aiohttp import web
 from sqlalchemy import text
 
@@ -18,11 +19,12 @@ from assistant.store.db import close_engines, sessionmaker
 from assistant.web import headers, proxies
 from assistant.web.appkeys import HTTP, LIVE, SETTINGS
 from assistant.web.errors import ApiError, json_error
-from assistant.web.live import LiveHub
+from assistant.web.live import LiveHub, RedisLiveHub
 from casebook import console
 from connectors import channels
 from connectors import web as web_chat
-from connectors.appkeys import ROUTER
+from connectors.appkeys import REDIS, ROUTER
+from connectors.claims import Turns
 from connectors.rasa_client import token_params
 from connectors.router import Router
 from detection.citizen import routes as citizen_reports
@@ -89,16 +91,21 @@ def _check_knowledge(settings: Settings) -> str:
 
 async def healthz(request: web.Request) -> web.Response:
     settings, http = request.app[SETTINGS], request.app[HTTP]
-    rasa, actions, db = await asyncio.gather(
-        _check_url(http, f"{settings.rasa_url}/status", want_model=True, params=token_params(settings.rasa_token)),
+    *rasas, actions, db = await asyncio.gather(
+        *(_check_url(http, f"{url}/status", want_model=True, params=token_params(settings.rasa_token))
+          for url in settings.rasa_servers),
         _check_url(http, f"{settings.actions_url}/health"),
         _check_db())
+    # Several Rasa servers: the bot answers while any one does (each down one is named apart).
+    rasa = "ok" if "ok" in rasas else rasas[0]
     knowledge = await asyncio.get_running_loop().run_in_executor(None, _check_knowledge, settings)
     components = {"rasa": rasa, "actions": actions, "db": db, "knowledge": knowledge}
     failing = [k for k, v in components.items() if v != "ok"]
     body: dict[str, Any] = {"status": "ok" if not failing else "degraded", "components": components}
     if failing:
         body["failing"] = failing
+    if len(rasas) > 1:
+        body["rasa_servers"] = rasas
     return web.json_response(body, status=200 if not failing else 503,
                              dumps=lambda o: json.dumps(o, ensure_ascii=False))
 
@@ -119,12 +126,18 @@ async def _startup(app: web.Application) -> None:
     # The language detector's models (~1 s, ~220 MB) load beside the first requests, not before health:
     # a Korean message never needs them, and the screen never waits for them.
     app[LANGUAGES_LOADING] = asyncio.get_running_loop().run_in_executor(None, preload_languages)
-    app[ROUTER] = Router(app[SETTINGS], sessionmaker(app[SETTINGS].database_url), app[HTTP], assessor, app[LIVE])
+    settings = app[SETTINGS]
+    await app[LIVE].start()
+    turns = Turns(app.get(REDIS), wait=settings.bot_patience + 15)
+    app[ROUTER] = Router(settings, sessionmaker(settings.database_url), app[HTTP], assessor, app[LIVE], turns=turns)
     await channels.start(app)  # the outbox (app[OUTBOX]) and the platform senders; logs which channels are on
 
 
 async def _cleanup(app: web.Application) -> None:
     await channels.stop(app)  # let background answers and deliveries finish first
+    await app[LIVE].close()
+    if REDIS in app:
+        await app[REDIS].aclose()
     await app[HTTP].close()
     await close_engines()
 
@@ -136,7 +149,11 @@ def create_app(settings: Settings | None = None) -> web.Application:
     app = web.Application(middlewares=[*proxies.middlewares(settings.trusted_proxies), api_errors],
                           client_max_size=MAX_BODY)
     app[SETTINGS] = settings
-    app[LIVE] = LiveHub()
+    if settings.redis_url:  # several gateways: live events, conversation turns and rate limits shared
+        app[REDIS] = redis_asyncio.from_url(settings.redis_url)
+        app[LIVE] = RedisLiveHub(app[REDIS])
+    else:
+        app[LIVE] = LiveHub()
     app.on_startup.append(_startup)
     app.on_cleanup.append(_cleanup)
     app.router.add_get("/healthz", healthz)

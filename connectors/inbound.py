@@ -24,3 +24,4 @@ class Outcome:
     message_id: int | None = None
     stored: bool = True
     reply_ids: list[int] = field(default_factory=list)  # the stored replies, for the outbox
+    elsewhere: bool = False  # answered by another gateway (or run), which also sends the replies

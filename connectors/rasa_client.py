@@ -2,13 +2,19 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 from typing import Any
 
 import aiohttp
 
+log = logging.getLogger("dasi.rasa")
+
 
 class RasaUnavailable(RuntimeError):
-    pass
+    def __init__(self, reason: str, *, timed_out: bool = False, empty: bool = False) -> None:
+        super().__init__(reason)
+        self.timed_out, self.empty = timed_out, empty
 
 
 def _reply(item: dict) -> dict | None:
@@ -36,12 +42,54 @@ async def ask_rasa(http: aiohttp.ClientSession, rasa_url: str, sender: str, text
                 if resp.status != 200:
                     raise RasaUnavailable(f"rasa answered HTTP {resp.status}")
                 data = await resp.json(content_type=None)
-    except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+    except TimeoutError as exc:
+        raise RasaUnavailable("TimeoutError", timed_out=True) from exc
+    except (aiohttp.ClientError, ValueError) as exc:
         raise RasaUnavailable(type(exc).__name__) from exc
     if not isinstance(data, list):
         raise RasaUnavailable("unexpected answer shape")
     replies = [r for r in (_reply(i) for i in data if isinstance(i, dict)) if r]
     if not replies:
         # Rasa answers [] when an action failed (e.g. the action server is down): treat as a failure.
-        raise RasaUnavailable("empty answer")
+        raise RasaUnavailable("empty answer", empty=True)
     return replies
+
+
+class RasaPool:
+    """Several Rasa servers sharing one tracker store and lock store (DASI_RASA_URLS): each message goes
+    to the next server in turn; a server that refuses the connection, drops it or answers an error is
+    skipped for `rest` seconds and the message goes to the next one. A slow server is not left: a timeout
+    is the router's to judge (slow is not down)."""
+
+    def __init__(self, urls: tuple[str, ...] | list[str], rest: float = 5.0) -> None:
+        self.urls = list(urls) or ["http://127.0.0.1:5005"]
+        self.rest = rest
+        self._next = 0
+        self._down_until: dict[str, float] = {}
+
+    def order(self) -> list[str]:
+        """This message's servers: the next in turn first, those resting after a failure last."""
+        start, self._next = self._next, (self._next + 1) % len(self.urls)
+        turn = self.urls[start:] + self.urls[:start]
+        now = time.monotonic()
+        return [u for u in turn if self._down_until.get(u, 0) <= now] + \
+            [u for u in turn if self._down_until.get(u, 0) > now]
+
+    async def ask(self, http: aiohttp.ClientSession, sender: str, text: str, metadata: dict, timeout: float,
+                  token: str = "") -> list[dict]:
+        deadline = time.monotonic() + timeout
+        last: RasaUnavailable | None = None
+        for url in self.order():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            try:
+                return await ask_rasa(http, url, sender, text, metadata, left, token=token)
+            except RasaUnavailable as exc:
+                if exc.timed_out or exc.empty:
+                    raise  # slow, or the bot (its action server) failed: another Rasa would not do better
+                self._down_until[url] = time.monotonic() + self.rest
+                log.warning("rasa server %d of %d unavailable (%s); trying the next", self.urls.index(url) + 1,
+                            len(self.urls), exc)
+                last = exc
+        raise last or RasaUnavailable("no time left")

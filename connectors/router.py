@@ -13,6 +13,7 @@ import json
 import logging
 import re
 import weakref
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -20,7 +21,6 @@ import aiohttp
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import async_sessionmaker
-from sqlalchemy.orm import aliased
 
 from assistant.core.clock import utcnow
 from assistant.core.languages import KOREAN, SERVED
@@ -34,8 +34,9 @@ from assistant.web.live import LiveHub
 from casebook.conversations import service as conv_service
 from casebook.models import Conversation, ConversationState, Message
 from connectors import languages
+from connectors.claims import Claims, Pending, Turns
 from connectors.inbound import InboundMessage, Outcome
-from connectors.rasa_client import RasaUnavailable, ask_rasa
+from connectors.rasa_client import RasaPool, RasaUnavailable
 
 log = logging.getLogger("dasi.router")
 
@@ -46,6 +47,13 @@ BOT_STATES = {ConversationState.bot.value, ConversationState.waiting.value}
 LIFE_CATEGORIES = ("danger", "self_harm", "medical")
 CONTEXT_MESSAGES = 3  # earlier messages the assessor reads with the current one
 RECOVERY_WINDOW = timedelta(hours=1)  # unanswered messages this recent are answered after a restart
+
+
+def _pending_accepted(p: Pending) -> Accepted:
+    m, c = p.message, p.conversation
+    msg = InboundMessage(channel=c.channel, user_id="", text=m.text, attachments=tuple(m.attachments or ()))
+    return Accepted(msg=msg, text=(m.text or "").strip(), conv_id=c.id, public_id=c.public_id, state=c.state,
+                    risk=c.risk, inbound_id=m.id, lang=c.language)
 
 
 def rasa_text(text: str) -> str:
@@ -82,10 +90,19 @@ class Accepted:
     lang: str = KOREAN  # the conversation's language after this message (replies are in it)
 
 
+class ClaimLost(RuntimeError):
+    """The claim on a message passed to another gateway (this one outlived its lease): its answer stands."""
+
+
+LateAnswer = Callable[[Accepted, Outcome], Awaitable[None]]
+CLAIM_LEASE = 15.0  # seconds a claim lives unless its gateway renews it (every third of that while answering)
+WAIT_POLL = 0.2  # seconds between looks at a message another gateway is answering
+
+
 class Router:
     def __init__(self, settings: Settings, sessions: async_sessionmaker, http: aiohttp.ClientSession,
                  assessor: RiskAssessor, live: LiveHub | None = None,
-                 translated_answers: languages.TranslatedAnswers | None = None) -> None:
+                 translated_answers: languages.TranslatedAnswers | None = None, turns: Turns | None = None) -> None:
         self.settings = settings
         # The knowledge half's answers over translated articles (connectors/languages.py): the seam.
         self.translated_answers = translated_answers or languages.default_answers(settings.translated_answers)
@@ -94,9 +111,18 @@ class Router:
         self.http = http
         self.assessor = assessor
         # Back-pressure: at most this many messages with Rasa at once; a burst waits its turn instead of
-        # timing out together. A person's messages are answered one after another, in order.
+        # timing out together. A person's messages are answered one after another, in order, each once
+        # (connectors/claims.py: across gateways too).
         self._rasa_slots = asyncio.Semaphore(max(1, settings.rasa_concurrency))
-        self._turns: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
+        self.rasa = RasaPool(settings.rasa_servers)
+        self.claims = Claims(sessions, settings.instance_name, CLAIM_LEASE)
+        self.turns = turns or Turns(wait=settings.bot_patience + CLAIM_LEASE)
+        # A person's messages are stored one at a time in this process, so two sent at once open one
+        # conversation (across gateways on PostgreSQL: an advisory lock in get_or_create_conversation).
+        self._people: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+        # How an earlier message this gateway answered for another (or a dead) one reaches the person:
+        # the channels set it to the outbox (connectors/channels.py).
+        self.on_late: LateAnswer | None = None
 
     async def handle(self, msg: InboundMessage) -> Outcome:
         accepted = Accepted(msg=msg, text=(msg.text or "").strip())
@@ -113,36 +139,63 @@ class Router:
         return accepted
 
     async def answer(self, accepted: Accepted) -> Outcome:
-        """Assess and answer a stored message; never raises for storage: the emergency numbers still go out.
-        A slow bot is waited for (settings.bot_patience); only a bot that is down gets the fallback."""
-        turn = self._turns.setdefault(accepted.conv_id, asyncio.Lock())  # the person's earlier message first
-        async with turn:
+        """Assess and answer a stored message, once; never raises for storage: the emergency numbers still
+        go out. A slow bot is waited for (settings.bot_patience); only a bot that is down gets the fallback.
+        The conversation's earlier unanswered messages are answered first, whichever gateway stored them."""
+        async with self.turns.turn(accepted.conv_id):
             try:
-                return await self._answer(accepted)
+                await self._earlier_first(accepted)
+                return await self._answer_once(accepted)
             except (SQLAlchemyError, OSError, MissingKeyError) as exc:
                 return await self._storage_failed(accepted, exc)
 
-    async def unanswered(self) -> list[Accepted]:
-        """Messages stored but never answered because the gateway stopped in between, oldest first: the
-        bot answers them after a restart (a reply stored with reply_to_id marks a message answered)."""
-        reply = aliased(Message)
-        answered = select(reply.id).where(reply.reply_to_id == Message.id).exists()  # per recent message only
+    async def _earlier_first(self, accepted: Accepted) -> None:
+        for p in await self.claims.earlier(accepted.conv_id, accepted.inbound_id, utcnow() - RECOVERY_WINDOW):
+            earlier = _pending_accepted(p)
+            outcome = await self._answer_once(earlier)
+            if not outcome.elsewhere and self.on_late is not None:
+                await self.on_late(earlier, outcome)
+
+    async def _answer_once(self, accepted: Accepted) -> Outcome:
+        """Claim the message and answer it; if another gateway has it, wait for that answer (or for its
+        lease to run out, then take it over)."""
+        deadline = asyncio.get_running_loop().time() + self.settings.bot_patience + 4 * CLAIM_LEASE
+        while asyncio.get_running_loop().time() < deadline:
+            if await self.claims.claim(accepted.inbound_id):
+                try:
+                    async with self.claims.kept(accepted.inbound_id):
+                        return await self._answer(accepted)
+                except ClaimLost:
+                    log.warning("claim on message %s passed to another gateway; its answer stands", accepted.inbound_id)
+            done, _ = await self.claims.answered(accepted.inbound_id)
+            if done:
+                return await self._stored_outcome(accepted)
+            await asyncio.sleep(WAIT_POLL)
+        log.error("message %s neither answered nor free to answer in time", accepted.inbound_id)
+        return await self._storage_failed(accepted, TimeoutError())
+
+    async def _stored_outcome(self, accepted: Accepted) -> Outcome:
+        """The replies another gateway (or an earlier run) stored for this message."""
         async with self.sessions() as s:
-            rows = (await s.execute(
-                select(Message, Conversation).join(Conversation, Message.conversation_id == Conversation.id)
-                .where(Message.direction == "in", Message.created_at >= utcnow() - RECOVERY_WINDOW,
-                       ~answered, Conversation.state.in_(BOT_STATES))
-                .order_by(Message.id))).all()
-        return [Accepted(msg=InboundMessage(channel=c.channel, user_id="", text=m.text,
-                                            attachments=tuple(m.attachments or ())),
-                         text=(m.text or "").strip(), conv_id=c.id, public_id=c.public_id, state=c.state,
-                         risk=c.risk, inbound_id=m.id, lang=c.language) for m, c in rows]
+            conv = await s.get(Conversation, accepted.conv_id)
+            inbound = await s.get(Message, accepted.inbound_id)
+            previous = await conv_service.replies_to(s, inbound) if inbound is not None else []
+        replies = [{"text": m.text or "", **({"buttons": m.buttons} if m.buttons else {})} for m in previous]
+        return Outcome(replies=replies, state=conv.state if conv else accepted.state,
+                       risk=conv.risk if conv else accepted.risk, message_id=accepted.inbound_id,
+                       reply_ids=[m.id for m in previous], elsewhere=True)
+
+    async def unanswered(self, grace: timedelta = timedelta(0)) -> list[Accepted]:
+        """Messages stored but never answered (the gateway that stored them stopped, or died while
+        answering and its claim ran out), oldest first: this gateway answers them."""
+        now = utcnow()
+        return [_pending_accepted(p) for p in await self.claims.orphans(now - RECOVERY_WINDOW, now - grace, BOT_STATES)]
 
     async def _ask_bot(self, public_id: str, text: str, metadata: dict) -> list[dict]:
         async with asyncio.timeout(self.settings.bot_patience):
             async with self._rasa_slots:
-                return await ask_rasa(self.http, self.settings.rasa_url, public_id, rasa_text(text), metadata,
-                                      self.settings.bot_patience, token=self.settings.rasa_token)
+                return await self.rasa.ask(self.http, public_id, rasa_text(text), metadata, self.settings.bot_patience,
+                                           token=self.settings.rasa_token)
 
     async def assess(self, accepted: Accepted) -> Assessment:
         """The risk of the message read with the conversation so far. The earlier messages come from the
@@ -183,8 +236,9 @@ class Router:
 
     async def _accept(self, accepted: Accepted) -> None:
         msg = accepted.msg
+        person = self._people.setdefault(f"{msg.channel}\x1f{msg.user_id}", asyncio.Lock())
         # Store before answering; a retried platform message is answered from what was stored.
-        async with self.sessions() as s, s.begin():
+        async with person, self.sessions() as s, s.begin():
             conv = await conv_service.get_or_create_conversation(s, msg.channel, msg.user_id)
             stored, created = await conv_service.store_inbound(s, conv, msg.text, msg.platform_message_id,
                                                                list(msg.attachments) or None)
@@ -269,6 +323,8 @@ class Router:
                              failed_component: str | None, queue_reason: str | None) -> Outcome:
         """3. Store the replies and read back the state (an action may have changed it)."""
         async with self.sessions() as s, s.begin():
+            if not await self.claims.finish(s, accepted.inbound_id):
+                raise ClaimLost(accepted.inbound_id)  # nothing of this answer is stored
             conv = await s.get(Conversation, accepted.conv_id, populate_existing=True)
             inbound = await s.get(Message, accepted.inbound_id)
             if failed_component:

@@ -108,6 +108,8 @@ def answer_in_background(app: web.Application, accepted: list[Accepted]) -> None
 async def _answer_and_send(app: web.Application, accepted: Accepted) -> None:
     outcome = await app[ROUTER].answer(accepted)
     outbox = app[OUTBOX]
+    if outcome.elsewhere:
+        return  # another gateway answered it and sends the replies
     if outcome.stored:
         for mid in outcome.reply_ids:
             await outbox.deliver(mid)

@@ -50,6 +50,18 @@ def cmd_up(args: argparse.Namespace) -> int:
     return up(get_settings())
 
 
+def cmd_rasa(args: argparse.Namespace) -> int:
+    from assistant.cli.supervisor import run_one
+
+    return run_one(get_settings(), "rasa", args.url)
+
+
+def cmd_actions(args: argparse.Namespace) -> int:
+    from assistant.cli.supervisor import run_one
+
+    return run_one(get_settings(), "actions")
+
+
 def cmd_gateway(args: argparse.Namespace) -> int:
     from connectors.gateway import run
 
@@ -65,6 +77,10 @@ def parser() -> argparse.ArgumentParser:
     init.set_defaults(func=cmd_init)
     sub.add_parser("up", help="start everything and wait until it is healthy").set_defaults(func=cmd_up)
     sub.add_parser("gateway", help="run only the gateway").set_defaults(func=cmd_gateway)
+    rasa = sub.add_parser("rasa", help="run only a Rasa server (DASI_RASA_TOKEN must be set)")
+    rasa.add_argument("--url", help="this server's address (default DASI_RASA_URL), e.g. http://0.0.0.0:5006")
+    rasa.set_defaults(func=cmd_rasa)
+    sub.add_parser("actions", help="run only the action server").set_defaults(func=cmd_actions)
     train = sub.add_parser("train", help="train the Rasa model if its inputs changed")
     train.add_argument("--force", action="store_true")
     train.set_defaults(func=cmd_train)

@@ -27,6 +27,7 @@ RASA_PROJECT = ROOT / "assistant" / "rasa_project"
 # Idle conversations leave Rasa's memory after the domain's session_expiration_time (60 min): a later
 # message starts a new session anyway (assistant/rasa_project/tracker_store.py).
 TRACKER_EXPIRY_SECONDS = 3600
+RASA_LOCK_LIFETIME = 15  # seconds (Rasa's TICKET_LOCK_LIFETIME), with the lock store in Redis
 
 
 class StartupError(RuntimeError):
@@ -126,25 +127,39 @@ def _rasa_ready(rasa_url: str, token: str = "") -> bool:
 
 
 def tracker_store(settings: Settings) -> dict:
-    """In memory by default: Rasa's trackers hold the text unencrypted. DASI_RASA_TRACKER_URL (PostgreSQL,
-    for several Rasa servers) keeps them in that database, in plain text unless the database encrypts it;
-    retention and erasure purge them there (casebook/protection/retention.py)."""
+    """In memory by default. DASI_RASA_TRACKER_URL (PostgreSQL, for several Rasa servers) keeps the
+    trackers in that database, each event's data encrypted with DASI_DATA_KEY
+    (assistant/rasa_project/tracker_store.py); retention and erasure purge them there
+    (casebook/protection/retention.py)."""
     if not settings.rasa_tracker_url:
         return {"type": "assistant.rasa_project.tracker_store.ExpiringInMemoryTrackerStore",
                 "expire_after": TRACKER_EXPIRY_SECONDS}
     u = urlparse(settings.rasa_tracker_url)
-    return {"type": "SQL", "dialect": "postgresql" if u.scheme.startswith("postgres") else u.scheme,
+    if not u.scheme.startswith("postgres"):
+        raise StartupError("DASI_RASA_TRACKER_URL must be a postgresql:// URL")
+    return {"type": "assistant.rasa_project.tracker_store.EncryptedSQLTrackerStore", "dialect": "postgresql",
             "url": u.hostname, "port": u.port or 5432, "username": u.username, "password": u.password,
             "db": u.path.lstrip("/")}
 
 
-def write_endpoints(settings: Settings) -> Path:
-    path = settings.var_dir / "endpoints.yml"
+def lock_store(settings: Settings) -> dict:
+    """Rasa's per-conversation locks: in memory for one Rasa server; in the shared Redis for several."""
+    if not settings.redis_url:
+        return {"type": "in_memory"}
+    u = urlparse(settings.redis_url)
+    db = u.path.lstrip("/")
+    return {"type": "redis", "url": u.hostname or "127.0.0.1", "port": u.port or 6379,
+            "db": int(db) if db.isdigit() else 0, "password": u.password, "use_ssl": u.scheme == "rediss",
+            "key_prefix": "dasi"}
+
+
+def write_endpoints(settings: Settings, name: str = "endpoints.yml") -> Path:
+    path = settings.var_dir / name
     path.parent.mkdir(parents=True, exist_ok=True)
     data = {"action_endpoint": {"url": f"{settings.actions_url}/webhook"}, "tracker_store": tracker_store(settings),
-            "lock_store": {"type": "in_memory"}}
+            "lock_store": lock_store(settings)}
     path.write_text(yaml.safe_dump(data), encoding="utf-8")
-    os.chmod(path, 0o600)  # may hold the tracker database password
+    os.chmod(path, 0o600)  # may hold the tracker database's and Redis's passwords
     return path
 
 
@@ -153,15 +168,53 @@ def rasa_token(settings: Settings) -> str:
     return settings.rasa_token or secrets.token_urlsafe(32)
 
 
-def rasa_command(settings: Settings, model: Path) -> list[str]:
+def rasa_command(settings: Settings, model: Path, rasa_url: str | None = None) -> list[str]:
     """`rasa run` through assistant/rasa_project/serve.py, which adds `--auth-token` from the environment
     (DASI_RASA_TOKEN) so the token is not on the command line for every local user to read."""
-    rasa = urlparse(settings.rasa_url)
+    rasa = urlparse(rasa_url or settings.rasa_url)
+    endpoints = write_endpoints(settings, f"endpoints-{rasa.port or 5005}.yml" if rasa_url else "endpoints.yml")
     return [str(rasa_bin().parent / "python"), "-m", "assistant.rasa_project.serve", "run", "--enable-api",
-            "--model", str(model), "--endpoints", str(write_endpoints(settings)),
+            "--model", str(model), "--endpoints", str(endpoints),
             "--credentials", str(RASA_PROJECT / "credentials.yml"),
             "--logging-config-file", str(RASA_PROJECT / "logging.yml"),  # no message text in its log
             "--interface", rasa.hostname or "127.0.0.1", "--port", str(rasa.port or 5005)]
+
+
+def rasa_environment(settings: Settings, token: str) -> dict[str, str]:
+    """Rasa's environment: its token and the data key (the encrypted tracker store) by environment, never
+    on a command line; JSON log lines (the redacting filter reads them) and no Sanic access log (URLs
+    carry the token)."""
+    env = dict(rasa_env(), DASI_RASA_TOKEN=token, FORCE_JSON_LOGGING="1", LOG_LEVEL_LIBRARIES="ERROR")
+    if settings.rasa_tracker_url:
+        env["DASI_DATA_KEY"] = ",".join(settings.data_keys)
+    if settings.redis_url:
+        # A Rasa server that dies holding a conversation's lock blocks that conversation on the others
+        # until the lock's lifetime ends: 15 s instead of Rasa's 60 (one turn takes well under that, and
+        # the gateways already send a conversation's messages one at a time).
+        env["TICKET_LOCK_LIFETIME"] = os.environ.get("TICKET_LOCK_LIFETIME") or str(RASA_LOCK_LIFETIME)
+    return env
+
+
+def actions_command(settings: Settings) -> list[str]:
+    return [str(VENV_PY), "-m", "rasa_sdk", "--actions", "actions", "--port", str(urlparse(settings.actions_url).port
+                                                                                 or 5055)]
+
+
+def run_one(settings: Settings, what: str, rasa_url: str | None = None) -> int:
+    """`dasi rasa` / `dasi actions`: one part in the foreground, for a Procfile or a systemd unit (the
+    process manager restarts it); `dasi up` runs all three on one machine."""
+    if what == "rasa":
+        if not settings.rasa_token:
+            raise StartupError("DASI_RASA_TOKEN must be set: every gateway needs the same token")
+        argv, env = rasa_command(settings, model_path(), rasa_url), rasa_environment(settings, settings.rasa_token)
+    else:
+        actions = urlparse(settings.actions_url)
+        argv = actions_command(settings)
+        env = dict(os.environ, PYTHONPATH=str(ROOT), ANONYMIZED_TELEMETRY="False",
+                   SANIC_HOST=actions.hostname or "127.0.0.1")
+    os.chdir(ROOT)
+    os.execve(argv[0], argv, env)
+    return 0  # not reached
 
 
 def children(settings: Settings) -> list[Child]:
@@ -172,11 +225,9 @@ def children(settings: Settings) -> list[Child]:
     logs = settings.var_dir / "log"
     token = rasa_token(settings)
     app_env = dict(os.environ, PYTHONPATH=str(ROOT), ANONYMIZED_TELEMETRY="False")
-    # JSON log lines (the redacting filter reads them) and no Sanic access log (URLs carry the token).
-    rasa_process_env = dict(rasa_env(), DASI_RASA_TOKEN=token, FORCE_JSON_LOGGING="1", LOG_LEVEL_LIBRARIES="ERROR")
+    rasa_process_env = rasa_environment(settings, token)
     return [
-        Child("actions", [str(VENV_PY), "-m", "rasa_sdk", "--actions", "actions", "--port", str(actions.port or 5055)],
-              dict(app_env, SANIC_HOST=actions.hostname or "127.0.0.1"),
+        Child("actions", actions_command(settings), dict(app_env, SANIC_HOST=actions.hostname or "127.0.0.1"),
               lambda: _http_ok(f"{settings.actions_url}/health"), 120, logs / "actions.log"),
         Child("rasa", rasa_command(settings, model), rasa_process_env, lambda: _rasa_ready(settings.rasa_url, token),
               300, logs / "rasa.log"),

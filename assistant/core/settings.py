@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -50,11 +51,21 @@ class Settings:
     data_keys: tuple[str, ...] = ()
     secret_key: str = ""
     rasa_url: str = "http://127.0.0.1:5005"
+    # Several Rasa servers (DASI_RASA_URLS, comma-separated) sharing one tracker store and lock store:
+    # the gateway spreads messages over them and fails over (connectors/rasa_client.py). Empty: rasa_url.
+    rasa_urls: tuple[str, ...] = ()
     actions_url: str = "http://127.0.0.1:5055"
     rasa_timeout: float = 3.0  # how long a person waits for the bot before "잠시만요" (the answer still comes)
     rasa_patience: float = 60.0  # how long a slow bot is waited for before it counts as down
     rasa_concurrency: int = 8  # messages asked of Rasa at once; the rest wait their turn, in order
     rasa_tracker_url: str = ""
+    # Redis shared by several gateways and Rasa servers (ARCHITECTURE.md "More than one machine"): live
+    # events, per-conversation turns, rate limits, Rasa's lock store. Empty: all in this process.
+    redis_url: str = ""
+    # This gateway's name in answer claims (connectors/claims.py): stable across restarts, so a restarted
+    # gateway takes back at once what it was answering when it died. Empty: hostname:port.
+    instance: str = ""
+    recovery_interval: float = 15.0  # seconds between looks for messages a dead gateway left unanswered
     # Rasa's API token (`rasa run --auth-token`); empty: `dasi up` makes a fresh one for each run.
     rasa_token: str = ""
     centre_name: str = "시립 다시함께상담센터"
@@ -109,7 +120,7 @@ class Settings:
     retention_case_days: int = 1825
     retention_conversation_days: int = 180
     # Where the anonymous web chat's rate limits count (assistant/web/limits.py): memory:// in one gateway;
-    # a shared one (e.g. redis://127.0.0.1:6379, needs the `coredis` package) when several gateways serve.
+    # a shared one (e.g. redis://127.0.0.1:6379; DASI_REDIS_URL's when that is set) when several gateways serve.
     rate_limit_storage: str = "memory://"
     # The anonymous web chat's limits per address (connectors/web/throttle.py says why these numbers):
     # raise them where many people share one address (a shelter's or a school's wifi).
@@ -147,6 +158,21 @@ class Settings:
     def bot_patience(self) -> float:
         """How long a slow bot is waited for before the gateway treats it as down (fallback, queue)."""
         return max(self.rasa_patience, self.reply_timeout)
+
+    @property
+    def rasa_servers(self) -> tuple[str, ...]:
+        return self.rasa_urls or (self.rasa_url,)
+
+    @property
+    def instance_name(self) -> str:
+        return self.instance or f"{socket.gethostname()}:{self.port}"
+
+    @property
+    def rate_limit_store(self) -> str:
+        """DASI_RATE_LIMIT_STORAGE, else the shared Redis when there is one, else this process's memory."""
+        if self.rate_limit_storage == "memory://" and self.redis_url:
+            return self.redis_url
+        return self.rate_limit_storage
 
     @property
     def public_url(self) -> str:
@@ -189,11 +215,15 @@ ENV: dict[str, tuple[tuple[str, ...], Callable[[str], Any]]] = {
     "data_keys": (("DASI_DATA_KEY",), _tuple),
     "secret_key": (("DASI_SECRET_KEY",), str),
     "rasa_url": (("DASI_RASA_URL",), _url),
+    "rasa_urls": (("DASI_RASA_URLS",), lambda v: tuple(_url(u) for u in _tuple(v))),
     "actions_url": (("DASI_ACTIONS_URL",), _url),
     "rasa_timeout": (("DASI_RASA_TIMEOUT",), float),
     "rasa_patience": (("DASI_RASA_PATIENCE",), float),
     "rasa_concurrency": (("DASI_RASA_CONCURRENCY",), int),
     "rasa_tracker_url": (("DASI_RASA_TRACKER_URL",), str),
+    "redis_url": (("DASI_REDIS_URL",), str.strip),
+    "instance": (("DASI_INSTANCE",), str.strip),
+    "recovery_interval": (("DASI_RECOVERY_INTERVAL",), float),
     "rasa_token": (("DASI_RASA_TOKEN",), str.strip),
     "centre_name": (("DASI_CENTRE_NAME",), str),
     "centre_phone": (("DASI_CENTRE_PHONE",), str),

@@ -25,7 +25,9 @@ def main() -> None:
     token = os.environ.pop(TOKEN_ENV, "").strip()  # Rasa has it now; its children need not
     from rasa.__main__ import main as rasa_main
 
-    from assistant.rasa_project import rest_channel
+    from assistant.rasa_project import rest_channel, tracker_store
+
+    tracker_store.use_keys(os.environ.pop(tracker_store.DATA_KEY_ENV, ""))  # for the encrypted tracker store
 
     rest_channel.require_token(token)  # its API checks the token; this makes the REST channel check it too
 

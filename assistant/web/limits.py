@@ -1,6 +1,7 @@
 """Limits on what anyone may do without signing in: request rates (the maintained `limits` library, over
-the storage DASI_RATE_LIMIT_STORAGE names: memory:// for one gateway, e.g. redis://host:6379 shared by
-several) and open connections (counted in this process, where the connections live). The web chat uses
+the storage DASI_RATE_LIMIT_STORAGE names: memory:// for one gateway, redis://host:6379 shared by several,
+DASI_REDIS_URL's Redis when that is set; Redis through the `redis` client's asyncio API) and open
+connections (counted in this process, where the connections live). The web chat uses
 them (connectors/web/throttle.py, which also writes down its numbers); the back office may too."""
 from __future__ import annotations
 
@@ -40,7 +41,9 @@ class RateLimiter:
 
     def __init__(self, storage_uri: str, secret: str) -> None:
         uri = storage_uri if storage_uri.startswith("async+") else f"async+{storage_uri}"
-        self._limiter = MovingWindowRateLimiter(storage_from_string(uri, wrap_exceptions=True))
+        # Redis through redis-py (the client the live hub and the turns use too), not coredis.
+        options = {"implementation": "redispy"} if uri.startswith(("async+redis", "async+rediss")) else {}
+        self._limiter = MovingWindowRateLimiter(storage_from_string(uri, wrap_exceptions=True, **options))
         # The storage (perhaps a shared Redis) holds keyed hashes, never a session id or an address.
         self._key = (secret or secrets.token_hex(32)).encode("utf-8")
 
@@ -92,7 +95,7 @@ def setup(app: web.Application) -> RateLimiter:
     """The app's one limiter (made once; every part that limits shares it). Needs app[SETTINGS]."""
     if LIMITER not in app:
         settings: Settings = app[SETTINGS]
-        app[LIMITER] = RateLimiter(settings.rate_limit_storage, settings.secret_key)
+        app[LIMITER] = RateLimiter(settings.rate_limit_store, settings.secret_key)
     return app[LIMITER]
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from sqlalchemy import select
+from sqlalchemy import text as sql
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -47,9 +48,14 @@ async def find_latest_conversation(session: AsyncSession, channel: str, user_id:
 
 
 async def get_or_create_conversation(session: AsyncSession, channel: str, user_id: str) -> Conversation:
+    user_key = crypto.blind_index(channel, user_id)
+    if session.get_bind().dialect.name == "postgresql":
+        # Several gateways may store a person's first two messages at once: one opens the conversation,
+        # the other waits (until this transaction ends) and then finds it.
+        await session.execute(sql("SELECT pg_advisory_xact_lock(:k)"), {"k": int(user_key[:15], 16)})
     conv = await find_open_conversation(session, channel, user_id)
     if conv is None:
-        conv = Conversation(channel=channel, user_key=crypto.blind_index(channel, user_id), user_ref=user_id)
+        conv = Conversation(channel=channel, user_key=user_key, user_ref=user_id)
         session.add(conv)
         await session.flush()
         session.add(ConversationEvent(conversation_id=conv.id, kind="opened", actor="system",

@@ -132,6 +132,8 @@ async def _respond_now(app: web.Application, accepted: Accepted, outcome: Outcom
 
 async def _deliver_late(app: web.Application, answering: asyncio.Task, acked_at: float) -> None:
     outcome: Outcome = await answering
+    if outcome.elsewhere:
+        return  # another gateway answered it and sends the replies
     await asyncio.sleep(max(0.0, MIN_CALLBACK_DELAY - (time.monotonic() - acked_at)))
     for mid in outcome.reply_ids:  # the Kakao sender bundles them into the one callback
         await app[OUTBOX].deliver(mid)

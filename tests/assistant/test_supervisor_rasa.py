@@ -67,7 +67,8 @@ def test_endpoints_keep_trackers_in_memory_unless_a_database_is_configured(rasa_
     assert "SQL" not in json.dumps(endpoints)
     env(DASI_RASA_TRACKER_URL="postgresql://rasa:pw@db.internal:5433/rasa")  # several Rasa servers
     store = supervisor.tracker_store(get_settings())
-    assert store["type"] == "SQL" and store["dialect"] == "postgresql" and store["port"] == 5433
+    assert store["type"] == "assistant.rasa_project.tracker_store.EncryptedSQLTrackerStore"
+    assert store["dialect"] == "postgresql" and store["port"] == 5433 and store["db"] == "rasa"
 
 
 def test_rasa_runs_with_the_redacting_logging_config(rasa_children):
