@@ -66,7 +66,8 @@ def lexicon_flags(lexicon: Lexicon, texts: Sequence[str]) -> np.ndarray:
 def is_mostly_hangul(text: str) -> bool:
     """More than half of the letters are Hangul (digits, symbols and emoji do not count)."""
     letters = [ch for ch in text if ch.isalpha()]
-    return bool(letters) and sum("\uac00" <= ch <= "\ud7a3" or "\u3131" <= ch <= "\u318e" for ch in letters) * 2 > len(letters)
+    hangul = sum("\uac00" <= ch <= "\ud7a3" or "\u3131" <= ch <= "\u318e" for ch in letters)
+    return bool(letters) and hangul * 2 > len(letters)
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
