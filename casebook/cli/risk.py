@@ -24,7 +24,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     from assistant.safety.risk.evaluate import main
 
-    return main([str(f) for f in args.files])
+    return main([str(f) for f in args.files] + (["--by-language"] if args.by_language else []))
 
 
 async def _export(path: Path) -> int:
@@ -60,6 +60,7 @@ def register(sub: Any) -> None:
     train.set_defaults(func=cmd_train)
     ev = risk.add_parser("eval", help="right / false alarms on labelled JSONL files (the writers' format)")
     ev.add_argument("files", type=Path, nargs="+")
+    ev.add_argument("--by-language", action="store_true", help="one line of figures per language too")
     ev.set_defaults(func=cmd_eval)
     labels = risk.add_parser("labels", help="corrections").add_subparsers(dest="labels_command", required=True)
     export = labels.add_parser("export", help="write counsellors' corrections as training JSONL")
