@@ -89,6 +89,7 @@ def run(count: int = 120, rate: float = 40.0) -> int:
             c.start(name)
         c.wait_rasa(0)
         c.wait_rasa(1)
+        c.keep_actions_up()
         print(f"rasa scale: two Rasa servers up in {time.monotonic() - t0:.0f} s")
         results = {}
         for label, urls in (("one Rasa server", c.rasa_urls[:1]), ("two Rasa servers", c.rasa_urls)):

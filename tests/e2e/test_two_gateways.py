@@ -116,6 +116,25 @@ class Cluster:
             time.sleep(0.5)
         raise RuntimeError(f"{name} not healthy:\n{self.tail(name)}")
 
+    def keep_actions_up(self, tries: int = 3) -> None:
+        """As the process manager would: the action server's Sanic gives up when its worker does not report
+        within 30 s (a busy machine), so it is restarted until it has stayed up past that."""
+        import urllib.request
+
+        for _ in range(tries):
+            started = time.monotonic()
+            while time.monotonic() - started < 60 and self.procs["actions"].poll() is None:
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{self.actions_port}/health", timeout=3):
+                        break
+                except OSError:
+                    time.sleep(0.5)
+            time.sleep(max(0.0, 32 - (time.monotonic() - started)))
+            if self.procs["actions"].poll() is None:
+                return
+            self.start("actions")
+        raise RuntimeError(f"the action server keeps dying:\n{self.tail('actions')}")
+
     def wait_rasa(self, i: int, timeout: float = 600) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -144,6 +163,7 @@ def cluster(tmp_path_factory) -> Iterator[Cluster]:
                 c.start(name)
             c.wait_rasa(0)
             c.wait_rasa(1)
+            c.keep_actions_up()
             c.wait_gateway("gateway-a")
             c.wait_gateway("gateway-b")
             yield c
