@@ -59,6 +59,7 @@ class Cluster:
                         DASI_WEBCHAT_RATE_PER_ADDRESS="100000/minute",
                         DASI_WEBCHAT_NEW_SESSIONS_PER_ADDRESS="100000/hour")
         self.procs: dict[str, subprocess.Popen] = {}
+        self.started: dict[str, float] = {}
 
     def url(self, gateway: str) -> str:
         return f"http://127.0.0.1:{self.gateway_ports[gateway]}"
@@ -75,6 +76,7 @@ class Cluster:
         self.procs[name] = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
                                             start_new_session=True)
         log.close()
+        self.started[name] = time.monotonic()
 
     def kill(self, name: str) -> None:
         proc = self.procs[name]
@@ -122,7 +124,7 @@ class Cluster:
         import urllib.request
 
         for _ in range(tries):
-            started = time.monotonic()
+            started = self.started["actions"]
             while time.monotonic() - started < 60 and self.procs["actions"].poll() is None:
                 try:
                     with urllib.request.urlopen(f"http://127.0.0.1:{self.actions_port}/health", timeout=3):
