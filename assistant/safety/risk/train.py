@@ -90,7 +90,7 @@ def gate(linear_top: np.ndarray, blended_top: np.ndarray, crisis: np.ndarray, ko
 
 
 def held_out_report(p: np.ndarray, y: np.ndarray, items: list[Item], t: dict[str, float]) -> dict[str, Any]:
-    crisis = y.any(1)
+    crisis = np.asarray(y.any(1), dtype=bool)
     hard = np.array([i.group != "benchmarks" for i in items]) & ~crisis
     easy = np.array([i.group == "benchmarks" for i in items]) & ~crisis
     alarm = p.max(1) >= t["high"]
@@ -140,7 +140,7 @@ def train(force: bool = False, extra: list[Path] | None = None, quiet: bool = Fa
         p_linear[test_idx] = model.linear_probabilities([windows[i] for i in test_idx], lexicon)
         p[test_idx] = model.blend(p_linear[test_idx], emb[test_idx])
     scored = embedded
-    crisis = y.any(1)
+    crisis = np.asarray(y.any(1), dtype=bool)
     from_writers = np.array([i.group != "benchmarks" for i in items])
     thresholds = bars(p[scored].max(1), (from_writers & ~crisis)[scored], (~from_writers & ~crisis)[scored])
     report = held_out_report(p[scored], y[scored], [i for i, s in zip(items, scored, strict=True) if s], thresholds)
