@@ -70,8 +70,13 @@ def cmd_kb_eval_translations(args: argparse.Namespace) -> int:
         multilingual.build(settings)
     idx = multilingual.TranslationIndex(settings)
     suggested = {}
+    # --file: one JSONL of {"lang", "q", "ids"} for every language (a blind set); else our own questions.
+    rows = [json.loads(line) for line in args.file.read_text(encoding="utf-8").splitlines() if line.strip()] \
+        if args.file else None
     for lang in multilingual.LANGUAGES:
-        result = multilingual.evaluate_language(idx, lang, multilingual.load_language_questions(lang), mode=args.mode)
+        questions = [r for r in rows if r["lang"] == lang] if rows is not None \
+            else multilingual.load_language_questions(lang)
+        result = multilingual.evaluate_language(idx, lang, questions, mode=args.mode)
         suggested[lang] = result.suggested_bar
         print(json.dumps(result.as_dict(), ensure_ascii=False))
     if args.write_bars:
@@ -143,6 +148,7 @@ def register(sub: Any) -> None:
     evt = kb.add_parser("eval-translations", help="top-1 per language on knowledge/eval/translations/*.jsonl")
     evt.add_argument("--mode", choices=["hybrid", "bm25", "vector"], default="hybrid")
     evt.add_argument("--write-bars", action="store_true", help="keep the measured bars in bars.json")
+    evt.add_argument("--file", type=Path, help="questions of every language in one JSONL (e.g. the blind set)")
     evt.set_defaults(func=cmd_kb_eval_translations)
     kb_import = kb.add_parser("import", help="validate, copy in and index the articles of a folder")
     kb_import.add_argument("dir")
