@@ -137,11 +137,16 @@ def reindex_article(settings: Settings, article_id: str) -> int:
     return sum(1 for d in docs if d.article_id == article_id)
 
 
-def manifest(settings: Settings) -> dict | None:
+def read_manifest(directory: Path) -> dict | None:
+    """An index folder's manifest, or None when it is missing or unreadable (then the index is rebuilt)."""
     try:
-        return json.loads((index_dir(settings) / "manifest.json").read_text(encoding="utf-8"))
+        return json.loads((directory / "manifest.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+
+
+def manifest(settings: Settings) -> dict | None:
+    return read_manifest(index_dir(settings))
 
 
 def is_current(settings: Settings) -> bool:

@@ -28,7 +28,7 @@ from assistant.core.settings import Settings
 from knowledge.answers import plain
 from knowledge.articles import ArticleError, parse_article
 from knowledge.embeddings import cached_embeddings
-from knowledge.index import RRF_K, chroma_client
+from knowledge.index import RRF_K, chroma_client, read_manifest
 from knowledge.translations import LANGUAGES, Translation, folder, load_translations, parse_translation, servable
 
 BARS_FILE = Path(__file__).resolve().parent / "eval" / "translations" / "bars.json"
@@ -124,10 +124,7 @@ def build(settings: Settings) -> int:
 
 
 def manifest(settings: Settings) -> dict | None:
-    try:
-        return json.loads((index_dir(settings) / "manifest.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
+    return read_manifest(index_dir(settings))
 
 
 def is_current(settings: Settings) -> bool:

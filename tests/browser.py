@@ -4,15 +4,13 @@ tests/conftest.py loads this module as a plugin: the fixtures `stack` and `brows
 from __future__ import annotations
 
 import re
-import subprocess
 import time
 from pathlib import Path
 
 import pytest
 from playwright.async_api import async_playwright, expect
 
-from tests.conftest import ROOT
-from tests.stack import DASI, Stack
+from tests.stack import Stack, running_with_counsellor
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -37,13 +35,8 @@ def stack(tmp_path_factory):
         pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (.ci/run does). The browser test does not skip.")
     s = Stack(tmp_path_factory.mktemp("console"))
     s.env["DASI_RASA_TIMEOUT"] = "10"  # CI machines are shared: the bot, not its fallback, should answer
-    s.start()
-    try:
-        subprocess.run([str(DASI), "users", "add", "--login", "kim", "--name", "김상담", "--role", "counsellor"],
-                       input=PASSWORD + "\n", text=True, env=s.env, cwd=ROOT, check=True, capture_output=True)
+    with running_with_counsellor(s, PASSWORD):
         yield s
-    finally:
-        s.stop()
 
 
 @pytest.fixture

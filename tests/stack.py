@@ -8,6 +8,8 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from cryptography.fernet import Fernet
@@ -75,3 +77,15 @@ class Stack:
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGINT)
         return self.proc.wait(60) if self.proc else 0
+
+
+@contextmanager
+def running_with_counsellor(stack: Stack, password: str, login: str = "kim") -> Iterator[Stack]:
+    """Start `stack`, add the counsellor the console tests sign in as, stop the stack afterwards."""
+    stack.start()
+    try:
+        subprocess.run([str(DASI), "users", "add", "--login", login, "--name", "김상담", "--role", "counsellor"],
+                       input=password + "\n", text=True, env=stack.env, cwd=ROOT, check=True, capture_output=True)
+        yield stack
+    finally:
+        stack.stop()

@@ -5,14 +5,12 @@ the receipt's status page answers; a minor mentioned in it puts the conversation
 from __future__ import annotations
 
 import re
-import subprocess
 import time
 
 import pytest
 import requests
 
-from tests.conftest import ROOT
-from tests.stack import DASI, Stack
+from tests.stack import Stack, running_with_counsellor
 
 pytestmark = pytest.mark.e2e
 PASSWORD = "시민제보-채팅-테스트-비밀번호"
@@ -22,13 +20,8 @@ PASSWORD = "시민제보-채팅-테스트-비밀번호"
 def stack(tmp_path_factory):
     s = Stack(tmp_path_factory.mktemp("citizen-chat"))
     s.env["DASI_RASA_TIMEOUT"] = "20"  # a shared CI machine: the bot, not its fallback, should answer
-    s.start()
-    try:
-        subprocess.run([str(DASI), "users", "add", "--login", "kim", "--name", "김상담", "--role", "counsellor"],
-                       input=PASSWORD + "\n", text=True, env=s.env, cwd=ROOT, check=True, capture_output=True)
+    with running_with_counsellor(s, PASSWORD):
         yield s
-    finally:
-        s.stop()
 
 
 def texts(data: dict) -> str:

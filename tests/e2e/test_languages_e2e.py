@@ -16,7 +16,7 @@ from playwright.async_api import expect
 from tests.browser import CHROMIUM, PASSWORD, console_page, victim_page
 from tests.conftest import ROOT
 from tests.console_client import Staff
-from tests.stack import DASI, Stack
+from tests.stack import DASI, Stack, running_with_counsellor
 
 pytestmark = pytest.mark.e2e
 
@@ -71,13 +71,8 @@ def stack(tmp_path_factory):
     s.env["DASI_RASA_TIMEOUT"] = "10"
     s.env["DASI_TRANSLATED_ANSWERS"] = "tests.fakes.translated:answer_in_language"
     s.env["PYTHONPATH"] = str(ROOT)  # the stand-in lives in tests/
-    s.start()
-    try:
-        subprocess.run([str(DASI), "users", "add", "--login", "kim", "--name", "김상담", "--role", "counsellor"],
-                       input=PASSWORD + "\n", text=True, env=s.env, cwd=ROOT, check=True, capture_output=True)
+    with running_with_counsellor(s, PASSWORD):
         yield s
-    finally:
-        s.stop()
 
 
 def texts(data: dict) -> str:
