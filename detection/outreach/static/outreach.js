@@ -6,19 +6,7 @@
                 posted_by_hand: "직접 게시함", failed: "보내기 실패", rejected: "반려", duplicate: "이미 보낸 문구"};
   var csrf = null, $ = window.dasiUi.$, el = window.dasiUi.el;
   function alertMsg(text) { var a = $("alert"); a.textContent = text; a.hidden = !text; }
-  function api(method, path, body) {
-    var headers = {"Accept": "application/json"};
-    if (method !== "GET") { headers["X-CSRF-Token"] = csrf || ""; headers["Content-Type"] = "application/json"; }
-    return fetch(path, {method: method, headers: headers, credentials: "same-origin",
-                        body: body === undefined ? undefined : JSON.stringify(body)})
-      .then(function (r) {
-        return r.json().catch(function () { return {}; }).then(function (data) {
-          if (r.status === 401) { $("app").hidden = true; $("signed-out").hidden = false; }
-          if (!r.ok) throw new Error(data.message || ("오류 " + r.status));
-          return data;
-        });
-      });
-  }
+  function api(method, path, body) { return window.dasiUi.api(method, path, body, csrf); }
   function act(path, done) {
     return api("POST", path, {}).then(function (r) { alertMsg(done(r)); return refresh(); })
       .catch(function (e) { alertMsg(e.message); return refresh(); });

@@ -7,19 +7,7 @@
   var csrf = null, current = null;
   var $ = window.dasiUi.$, el = window.dasiUi.el;
   function alertMsg(text) { var a = $("alert"); a.textContent = text; a.hidden = !text; }
-  function api(method, path, body) {
-    var headers = {"Accept": "application/json"};
-    if (method !== "GET") { headers["X-CSRF-Token"] = csrf || ""; headers["Content-Type"] = "application/json"; }
-    return fetch(path, {method: method, headers: headers, credentials: "same-origin",
-                        body: body === undefined ? undefined : JSON.stringify(body)})
-      .then(function (r) {
-        return r.json().catch(function () { return {}; }).then(function (data) {
-          if (r.status === 401) { $("app").hidden = true; $("signed-out").hidden = false; }
-          if (!r.ok) throw new Error(data.message || ("오류 " + r.status));
-          return data;
-        });
-      });
-  }
+  function api(method, path, body) { return window.dasiUi.api(method, path, body, csrf); }
 
   // Spans (rules and indicators) over the original text → text with <mark> around each hit.
   function highlight(node, text, spans) {
