@@ -2,13 +2,20 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
 
 log = logging.getLogger("dasi.rasa")
+
+
+# Rasa's RedisLockStore keeps a conversation's lock under "<prefix>:lock:<sender>"; the supervisor writes
+# this prefix into endpoints.yml.
+RASA_LOCK_PREFIX = "dasi"
 
 
 class RasaUnavailable(RuntimeError):
@@ -59,11 +66,17 @@ class RasaPool:
     """Several Rasa servers sharing one tracker store and lock store (DASI_RASA_URLS): each message goes
     to the next server in turn; a server that refuses the connection, drops it or answers an error is
     skipped for `rest` seconds and the message goes to the next one. A slow server is not left: a timeout
-    is the router's to judge (slow is not down)."""
+    is the router's to judge (slow is not down).
 
-    def __init__(self, urls: tuple[str, ...] | list[str], rest: float = 5.0) -> None:
+    A server that dies while it holds a conversation's ticket in the shared lock store leaves it there
+    until it expires, and Rasa's wait for it can outlive the next server's own ticket and never end
+    (rasa/core/lock_store.py). Before the message goes to the next server, `release_lock(sender)` drops
+    that lock: safe, because the gateways send one message of a conversation at a time (claims.Turns)."""
+
+    def __init__(self, urls: tuple[str, ...] | list[str], rest: float = 5.0,
+                 release_lock: Callable[[str], Awaitable[Any]] | None = None) -> None:
         self.urls = list(urls) or ["http://127.0.0.1:5005"]
-        self.rest = rest
+        self.rest, self.release_lock = rest, release_lock
         self._next = 0
         self._down_until: dict[str, float] = {}
 
@@ -92,4 +105,17 @@ class RasaPool:
                 log.warning("rasa server %d of %d unavailable (%s); trying the next", self.urls.index(url) + 1,
                             len(self.urls), exc)
                 last = exc
+                if self.release_lock is not None:
+                    with contextlib.suppress(Exception):  # Redis gone too: the lock's own expiry remains
+                        await self.release_lock(sender)
         raise last or RasaUnavailable("no time left")
+
+
+def rasa_lock_releaser(redis: Any) -> Callable[[str], Awaitable[Any]] | None:
+    """Drops one conversation's ticket lock in Rasa's Redis lock store (the supervisor's key prefix)."""
+    if redis is None:
+        return None
+
+    async def release(sender: str) -> None:
+        await redis.delete(f"{RASA_LOCK_PREFIX}:lock:{sender}")
+    return release

@@ -36,7 +36,7 @@ from casebook.models import Conversation, ConversationState, Message
 from connectors import languages
 from connectors.claims import Claims, Pending, Turns
 from connectors.inbound import InboundMessage, Outcome
-from connectors.rasa_client import RasaPool, RasaUnavailable
+from connectors.rasa_client import RasaPool, RasaUnavailable, rasa_lock_releaser
 
 log = logging.getLogger("dasi.router")
 
@@ -114,9 +114,9 @@ class Router:
         # timing out together. A person's messages are answered one after another, in order, each once
         # (connectors/claims.py: across gateways too).
         self._rasa_slots = asyncio.Semaphore(max(1, settings.rasa_concurrency))
-        self.rasa = RasaPool(settings.rasa_servers)
         self.claims = Claims(sessions, settings.instance_name, CLAIM_LEASE)
         self.turns = turns or Turns(wait=settings.bot_patience + CLAIM_LEASE)
+        self.rasa = RasaPool(settings.rasa_servers, release_lock=rasa_lock_releaser(self.turns.redis))
         # A person's messages are stored one at a time in this process, so two sent at once open one
         # conversation (across gateways on PostgreSQL: an advisory lock in get_or_create_conversation).
         self._people: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()

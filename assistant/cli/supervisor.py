@@ -21,6 +21,7 @@ import yaml
 
 from assistant.cli.training import model_path, rasa_bin, rasa_env
 from assistant.core.settings import ROOT, Settings
+from connectors.rasa_client import RASA_LOCK_PREFIX
 
 VENV_PY = Path(sys.executable)
 RASA_PROJECT = ROOT / "assistant" / "rasa_project"
@@ -150,7 +151,7 @@ def lock_store(settings: Settings) -> dict:
     db = u.path.lstrip("/")
     return {"type": "redis", "url": u.hostname or "127.0.0.1", "port": u.port or 6379,
             "db": int(db) if db.isdigit() else 0, "password": u.password, "use_ssl": u.scheme == "rediss",
-            "key_prefix": "dasi"}
+            "key_prefix": RASA_LOCK_PREFIX}
 
 
 def write_endpoints(settings: Settings, name: str = "endpoints.yml") -> Path:
@@ -250,9 +251,12 @@ def up(settings: Settings, log=print) -> int:
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
     try:
+        # All three load at once (Rasa's model takes longest); until Rasa is ready the gateway answers
+        # with the emergency numbers, as when it is down.
         for child in procs:
             log(f"starting {child.name}…")
             child.start()
+        for child in procs:
             child.wait_ready()
             log(f"  {child.name} is up (logs: {child.log_path})")
             if stopping:

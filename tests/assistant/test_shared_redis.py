@@ -72,3 +72,43 @@ async def test_a_conversations_turn_is_one_at_a_time_across_gateways(redis_url):
     finally:
         await a_client.aclose()
         await b_client.aclose()
+
+
+async def test_a_rasa_server_that_dies_holding_a_conversations_lock_does_not_stall_the_next(redis_url):
+    """The dead server's ticket in Rasa's Redis lock store is dropped before the message goes on, so
+    the next Rasa server takes the conversation at once instead of waiting out a ticket that may end
+    after its own (rasa/core/lock_store.py then waits for ever)."""
+    import aiohttp
+    from aiohttp import web
+
+    from connectors.rasa_client import RasaPool, rasa_lock_releaser
+    from tests.conftest import serve
+
+    client = redis_asyncio.from_url(redis_url)
+    key = "dasi:lock:conv-7"  # what assistant/cli/supervisor.py's lock store settings make Rasa write
+    seen: list[bool] = []
+
+    async def dies(request: web.Request) -> web.StreamResponse:
+        await client.set(key, '{"conversation_id": "conv-7", "tickets": [{"number": 0, "expires": 9e9}]}')
+        assert request.transport is not None
+        request.transport.close()  # killed mid-request: the connection drops, the lock stays
+        return web.Response()
+
+    async def answers(request: web.Request) -> web.Response:
+        seen.append(bool(await client.exists(key)))
+        return web.json_response([{"text": "답변"}])
+
+    def app(handler) -> web.Application:
+        a = web.Application()
+        a.router.add_post("/webhooks/rest/webhook", handler)
+        return a
+
+    try:
+        async with serve(app(dies)) as dead, serve(app(answers)) as alive, aiohttp.ClientSession() as http:
+            kept = RasaPool([dead, alive])  # without the release: the next server finds the lock
+            assert await kept.ask(http, "conv-7", "안녕", {}, 5) == [{"text": "답변"}]
+            released = RasaPool([dead, alive], release_lock=rasa_lock_releaser(client))
+            assert await released.ask(http, "conv-7", "안녕", {}, 5) == [{"text": "답변"}]
+        assert seen == [True, False]
+    finally:
+        await client.aclose()
