@@ -251,16 +251,18 @@ def up(settings: Settings, log=print) -> int:
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
     try:
-        # All three load at once (Rasa's model takes longest); until Rasa is ready the gateway answers
-        # with the emergency numbers, as when it is down.
-        for child in procs:
-            log(f"starting {child.name}…")
-            child.start()
-        for child in procs:
-            child.wait_ready()
-            log(f"  {child.name} is up (logs: {child.log_path})")
-            if stopping:
-                return 130
+        # The action server first, alone: its Sanic worker must report within 30 s or Sanic kills it,
+        # which a machine busy loading Rasa's model can miss. Then Rasa and the gateway load at once
+        # (until Rasa is ready the gateway answers with the emergency numbers, as when it is down).
+        for batch in (procs[:1], procs[1:]):
+            for child in batch:
+                log(f"starting {child.name}…")
+                child.start()
+            for child in batch:
+                child.wait_ready()
+                log(f"  {child.name} is up (logs: {child.log_path})")
+                if stopping:
+                    return 130
         log("\ndasi is running:\n"
             f"  web chat  {settings.public_url}/\n"
             f"  console   {settings.public_url}/console\n"
