@@ -69,7 +69,7 @@ def arrivals(rate: float, seconds: float, seed: int = 0) -> list[Person]:
     messages too (messages before 0 or after `seconds` are dropped)."""
     rng = random.Random(seed)
     per_second = rate / (sum(PER_PERSON) / 2)
-    t, people = -PAUSE[1] * (PER_PERSON[1] - 1), []
+    t, people = -PAUSE[1] * (PER_PERSON[1] - 1), list[Person]()
     while True:
         t += rng.expovariate(per_second)
         if t >= seconds:
