@@ -130,6 +130,9 @@ class Client:
         except (aiohttp.ClientError, TimeoutError, ValueError, KeyError) as exc:
             tally.errors[type(exc).__name__] += 1
             return after
+        if not replies:
+            tally.errors["empty answer"] += 1
+            return after
         tally.waits.append(time.perf_counter() - t0)
         tally.fallbacks += any(r.get("text") in self.fallback_texts for r in replies)
         return max((r["id"] for r in replies if r.get("id")), default=after)
@@ -152,12 +155,15 @@ class Client:
             async with self.http.post(f"{self.rasa_url}/webhooks/rest/webhook", params={"token": self.token},
                                       json={"sender": sender, "message": text},
                                       timeout=aiohttp.ClientTimeout(total=ANSWER_WAIT)) as r:
-                await r.read()
+                answer = await r.json() if r.status == 200 else None
                 if r.status != 200:
                     tally.errors[f"HTTP {r.status}"] += 1
                     return
-        except (aiohttp.ClientError, TimeoutError) as exc:
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
             tally.errors[type(exc).__name__] += 1
+            return
+        if not answer:  # Rasa's REST channel answers 200 with nothing when its handler was cut short
+            tally.errors["empty answer"] += 1
             return
         tally.waits.append(time.perf_counter() - t0)
 
