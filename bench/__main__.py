@@ -13,6 +13,9 @@
 6. Rasa scale (bench/rasa_scale.py): messages/s with two Rasa servers behind the gateway vs one, at the
    same offered load, over PostgreSQL and Redis; `--no-rasa-scale` skips it, `python -m bench rasa-scale`
    runs only it.
+7. Load and soak (bench/load.py): web chat p50/p95 under open-loop arrivals, 50 people back to back and a
+   soak, each beside bare Rasa REST at the same load; `--no-load` skips it, `python -m bench load [--quick]`
+   runs only it.
 """
 from __future__ import annotations
 
@@ -23,6 +26,7 @@ import time
 from pathlib import Path
 
 from assistant.safety.screen import default_lexicon
+from bench.common import option, percentile
 from tests.stack import Stack
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -83,7 +87,7 @@ def bench_api(rounds: int = 5) -> None:
         finally:
             stack.stop()
     med_bot, med_screen = statistics.median(bot), statistics.median(screen)
-    p95 = sorted(bot)[int(0.95 * (len(bot) - 1))]
+    p95 = percentile(bot, 95)
     print(f"web chat API, {len(bot)} bot replies: median {med_bot * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms; "
           f"baseline (screen reply, no Rasa) median {med_screen * 1000:.0f} ms; ratio {med_bot / med_screen:.1f}x")
 
@@ -97,6 +101,10 @@ def main() -> int:
         from bench.rasa_scale import main as bench_rasa_scale
 
         return bench_rasa_scale(sys.argv[2:])
+    if sys.argv[1:2] == ["load"]:  # python -m bench load [--quick] [--rates 5,10,20] [--soak-seconds 300]
+        from bench.load import main as bench_load
+
+        return bench_load(sys.argv[2:])
     if sys.argv[1:2] == ["detection"]:  # python -m bench detection [--million]
         from bench.detection import main as bench_detection
 
@@ -111,8 +119,7 @@ def main() -> int:
     if "--no-kb" not in sys.argv:
         from bench.knowledge_scale import bench_scale
 
-        large = int(sys.argv[sys.argv.index("--kb-articles") + 1]) if "--kb-articles" in sys.argv else 5000
-        bench_scale((0, large), corpus())
+        bench_scale((0, option(sys.argv, "--kb-articles", 5000, int)), corpus())
     if "--no-detection" not in sys.argv:
         from bench.detection import main as bench_detection
 
@@ -125,6 +132,10 @@ def main() -> int:
         from bench.rasa_scale import main as bench_rasa_scale
 
         bench_rasa_scale(sys.argv[1:])
+    if "--no-load" not in sys.argv:
+        from bench.load import main as bench_load
+
+        bench_load(sys.argv[1:])
     return 0
 
 

@@ -25,6 +25,7 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
 from assistant.store.db import sync_url
+from bench.common import option, percentile
 
 QUESTIONS = ["안녕하세요", "선불금 꼭 갚아야 하나요?", "법률 지원도 받을 수 있나요?"]
 
@@ -104,7 +105,7 @@ def run(count: int = 120, rate: float = 40.0) -> int:
                     break
                 time.sleep(1)
             rate_done = done / max(1e-6, last - since)
-            p95 = sorted(waits)[int(0.95 * (len(waits) - 1))] if waits else float("nan")
+            p95 = percentile(waits, 95)
             results[label] = rate_done
             print(f"  {label}: {done}/{count} answered, {rate_done:.1f} msg/s; time to answer median "
                   f"{statistics.median(waits) if waits else float('nan'):.1f} s, p95 {p95:.1f} s "
@@ -118,6 +119,4 @@ def run(count: int = 120, rate: float = 40.0) -> int:
 
 
 def main(argv: list[str]) -> int:
-    count = int(argv[argv.index("--messages") + 1]) if "--messages" in argv else 120
-    rate = float(argv[argv.index("--rate") + 1]) if "--rate" in argv else 40.0
-    return run(count, rate)
+    return run(option(argv, "--messages", 120, int), option(argv, "--rate", 40.0, float))
