@@ -182,11 +182,14 @@ async def test_replies_on_other_channels_go_through_the_outbox(gateway):
     ws = await kim.http.ws_connect(kim.base + "/api/console/ws")
     try:
         assert (await kim.post(path(conv, "claim"))).status == 200
-        assert (await kim.post(path(conv, "messages"), {"text": "상담원입니다"})).status == 201
-        failed = await asyncio.wait_for(_next(ws, "delivery_failed"), 10)
+        sent = await kim.post(path(conv, "messages"), {"text": "상담원입니다"})
+        assert sent.status == 201
+        mine = (await sent.json())["message"]["id"]
+        # Other messages of the conversation (a notice on claiming) may fail first: wait for this one's.
+        failed = await asyncio.wait_for(_next(ws, "delivery_failed", message_id=mine), 10)
         assert failed["conversation"] == conv and failed["channel"] == "instagram"
         detail = await (await kim.get(path(conv))).json()
-        reply = [m for m in detail["messages"] if m["author"] == "counsellor"][0]
+        reply = next(m for m in detail["messages"] if m["id"] == mine)
         assert reply["delivery"] == "failed"
         assert detail["conversation"]["reply_window"]["kind"] == "open"  # the person wrote just now
     finally:
@@ -248,10 +251,10 @@ async def test_websockets_need_a_session_and_carry_only_what_the_user_may_see(ga
         await person.close()
 
 
-async def _next(ws, kind: str) -> dict:
+async def _next(ws, kind: str, **match) -> dict:
     while True:
         event = await ws.receive_json()
-        if event["type"] == kind:
+        if event["type"] == kind and all(event.get(k) == v for k, v in match.items()):
             return event
 
 
